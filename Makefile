@@ -1,0 +1,47 @@
+# make test  - create .venv, install the package with its test extras and Graphviz's dot, run the tests
+# make demo  - the same set-up, then run the main demo
+# Both work from a fresh clone. Set PYTHON to choose the interpreter that makes the venv.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo lint bench dot venv clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Graphviz's dot program renders the drawings; DOT text works without it.
+dot:
+	@if command -v dot >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Graphviz (dot) with apt-get"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null) \
+			|| echo "could not install Graphviz; drawings will be written as .dot text only"; \
+	else \
+		echo "hint: install Graphviz's dot to render drawings (Debian/Ubuntu: sudo apt-get install graphviz); DOT text still works without it"; \
+	fi
+
+# pytest exits with 5 when it collects no tests (e.g. a -k filter that matches nothing): say so and fail.
+test: $(STAMP) dot
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5): check PYTEST_ARGS"; fi; \
+	exit $$rc
+
+demo: $(STAMP) dot
+	$(PY) demos/autograd_tour.py
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_overhead.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .hypothesis

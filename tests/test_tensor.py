@@ -1,0 +1,361 @@
+"""The engine: graph recording, the backward pass and its classic bugs, grad mode, scopes, names,
+anomaly detection, and the errors a learner gets for bad input."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+
+
+def leaf(shape=(2, 3), seed=0, dtype=np.float64, name=None):
+    return tg.Tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype), requires_grad=True, name=name)
+
+
+# -- basics ----------------------------------------------------------------------------------------
+
+
+def test_readme_example():
+    x = tg.Tensor(np.ones((2, 3)), requires_grad=True, name="x")
+    y = (x * 2 + 1).tanh().sum()
+    y.backward()
+    np.testing.assert_allclose(x.grad, 2 * (1 - np.tanh(3.0) ** 2) * np.ones((2, 3)))
+    assert x.grad.shape == x.shape and x.name == "x"
+
+
+def test_attributes():
+    t = tg.Tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert t.shape == (2, 2) and t.ndim == 2 and t.dtype == np.float32 and not t.requires_grad
+    assert t.grad is None and t.is_leaf and len(t) == 2 and t.numel() == 4
+    assert isinstance(t.numpy(), np.ndarray)
+    assert tg.Tensor(3.5).item() == 3.5
+    assert "Tensor(" in repr(t)
+
+
+def test_default_dtype_is_float32_and_float64_is_kept():
+    assert tg.Tensor([1.0]).dtype == np.float32
+    assert tg.Tensor(2.0).dtype == np.float32
+    assert tg.Tensor(np.zeros(2)).dtype == np.float64
+    assert tg.Tensor(np.zeros(2, dtype=np.float32)).dtype == np.float32
+    assert tg.Tensor([1, 2]).dtype.kind == "i"
+    x = tg.Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    assert (x * 2.5 + 1).dtype == np.float32  # Python numbers do not promote
+    assert (2.0 / x - 1).dtype == np.float32
+
+
+def test_constructor_copies_its_input():
+    a = np.zeros(3)
+    t = tg.Tensor(a)
+    a[0] = 5
+    assert t.data[0] == 0
+
+
+def test_no_graph_without_requires_grad():
+    a = tg.Tensor(np.ones(3))
+    b = (a * 2).exp()
+    assert not b.requires_grad and b._ctx is None
+
+
+def test_no_grad_records_nothing():
+    x = leaf()
+    with tg.no_grad():
+        y = (x * 2).sum()
+        assert not tg.is_grad_enabled()
+        with tg.enable_grad():
+            assert (x * 2)._ctx is not None
+    assert tg.is_grad_enabled()
+    assert y._ctx is None and not y.requires_grad
+
+
+def test_detach_cuts_the_graph():
+    x = leaf()
+    h = (x * 3).detach()
+    assert h._ctx is None and not h.requires_grad
+    w = leaf(seed=1)
+    (h * w).sum().backward()
+    assert x.grad is None and w.grad is not None
+    np.testing.assert_allclose(w.grad, h.data)
+
+
+# -- classic autograd bugs ---------------------------------------------------------------------------
+
+
+def test_a_plus_a_then_b_plus_b():
+    a = tg.Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    b = a + a
+    c = b + b
+    c.sum().backward()
+    np.testing.assert_array_equal(a.grad, [4.0, 4.0])
+
+
+def test_no_aliasing_between_grads():
+    """add hands the same array to both inputs; updating one grad in place must not touch the other."""
+    a, b = leaf(seed=0), leaf(seed=1)
+    (a + b).sum().backward()
+    a.grad *= 10
+    np.testing.assert_array_equal(b.grad, np.ones_like(b.data))
+    # and the seed gradient itself is never handed out as a leaf's grad
+    s = leaf(shape=())
+    s.backward()
+    s.grad += 1
+    t = leaf(shape=(), seed=2)
+    t.backward()
+    assert t.grad == 1.0
+
+
+def test_weight_reused_over_many_steps():
+    """h_t = tanh(w * h_{t-1} + x_t): the shared weight collects the gradient of every step."""
+    rng = np.random.default_rng(0)
+    xs = rng.standard_normal(30)
+
+    def run(w):
+        h = tg.Tensor(np.zeros(1))
+        for x in xs:
+            h = (w * h + float(x)).tanh()
+        return h.sum()
+
+    w = tg.Tensor(np.array([0.7]), requires_grad=True)
+    assert tg.gradcheck(run, [w])
+    run(w).backward()
+    eps = 1e-6
+    with tg.no_grad():
+        num = (run(tg.Tensor(np.array([0.7 + eps]))).item() - run(tg.Tensor(np.array([0.7 - eps]))).item()) / (2 * eps)
+    np.testing.assert_allclose(w.grad[0], num, rtol=1e-6)
+
+
+def test_grad_accumulates_across_backward_calls():
+    x = leaf()
+    (x * 2).sum().backward()
+    (x * 3).sum().backward()
+    np.testing.assert_allclose(x.grad, 5 * np.ones(x.shape))
+
+
+def test_diamond_graph_runs_each_node_once():
+    x = leaf(shape=(3,))
+    y = x.exp()
+    z = y * y.tanh() + y.sigmoid() * x  # y is consumed three times, x twice
+    assert tg.gradcheck(lambda x: (lambda y: y * y.tanh() + y.sigmoid() * x)(x.exp()), [x])
+    z.sum().backward()
+    e = np.exp(x.data)
+    sig = 1 / (1 + np.exp(-e))
+    expected = e * np.tanh(e) + e * e * (1 - np.tanh(e) ** 2) + sig * (1 - sig) * e * x.data + sig
+    np.testing.assert_allclose(x.grad, expected, rtol=1e-12)
+
+
+def test_100k_op_chain_has_no_recursion_error():
+    x = tg.Tensor(np.array([0.5]), requires_grad=True)
+    w = tg.Tensor(np.array([1.0]), requires_grad=True)
+    y = x
+    for _ in range(50_000):
+        y = (y * w).tanh()  # two ops a step: 100,000 ops
+    y.sum().backward()
+    assert np.isfinite(x.grad).all() and np.isfinite(w.grad).all()
+    assert x.grad[0] > 0
+
+
+def test_backward_twice_without_retain_graph_raises():
+    x = leaf()
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(tg.BackwardError, match="retain_graph=True"):
+        y.backward()
+
+
+def test_backward_twice_with_retain_graph():
+    x = leaf()
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad, 4 * x.data)
+    with pytest.raises(tg.BackwardError):
+        y.backward()
+
+
+def test_released_graph_keeps_its_topology():
+    x = leaf(name="x")
+    with tg.scope("layer"):
+        h = (x * 2).tanh()
+    h.name = "h"
+    y = h.sum()
+    y.backward()
+    assert h._ctx.released and h._ctx.saved is None
+    assert h._ctx.parents[0]._ctx.parents[0] is x  # tanh <- mul <- x
+    assert h.scope == ("layer",) and h.name == "h"
+
+
+def test_retain_grads_keeps_intermediate_grads():
+    x = leaf()
+    h = x * 2
+    y = h.tanh().sum()
+    y.backward(retain_grads=True)
+    np.testing.assert_allclose(h.grad, 1 - np.tanh(h.data) ** 2)
+    assert y.grad == 1.0
+    x2 = leaf()
+    h2 = x2 * 2
+    h2.tanh().sum().backward()
+    assert h2.grad is None  # only leaves keep grads by default
+
+
+def test_no_reference_cycles():
+    """A finished graph must be freed by reference counting alone, before and after backward."""
+    gc.collect()
+    gc.disable()
+    try:
+        for do_backward in (False, True):
+            x = leaf()
+            h = (x @ leaf(shape=(3, 4), seed=1)).tanh()
+            y = (h * h.sigmoid()).sum()
+            refs = [weakref.ref(h), weakref.ref(y), weakref.ref(y._ctx), weakref.ref(h._ctx)]
+            if do_backward:
+                y.backward(retain_graph=True)
+            del h, y
+            assert all(r() is None for r in refs), "the graph was not freed by reference counting"
+    finally:
+        gc.enable()
+
+
+def test_broadcasting_gradients():
+    a = tg.Tensor(np.ones((4, 1, 3)), requires_grad=True)
+    b = tg.Tensor(np.ones((5, 1)), requires_grad=True)
+    c = tg.Tensor(np.ones(()), requires_grad=True)
+    ((a * b) + c).sum().backward()
+    assert a.grad.shape == (4, 1, 3) and b.grad.shape == (5, 1) and c.grad.shape == ()
+    np.testing.assert_allclose(a.grad, 5.0)
+    np.testing.assert_allclose(b.grad, 12.0)
+    np.testing.assert_allclose(c.grad, 60.0)
+
+
+@pytest.mark.parametrize("v", [1000.0, -1000.0])
+def test_stable_at_plus_minus_1000(v):
+    with tg.detect_anomaly():
+        for fn in (lambda t: t.sigmoid(), lambda t: t.tanh(), lambda t: t.log_softmax(-1), lambda t: t.softmax(-1)):
+            x = tg.Tensor(np.array([v, 0.0, -v]), requires_grad=True)
+            y = fn(x)
+            assert np.isfinite(y.data).all()
+            (y * tg.Tensor(np.array([1.0, 2.0, 3.0]))).sum().backward()
+            assert np.isfinite(x.grad).all()
+    np.testing.assert_allclose(tg.Tensor(np.array([v])).sigmoid().data, [1.0 if v > 0 else 0.0])
+
+
+def test_integer_indices_repeat_and_accumulate():
+    emb = leaf(shape=(5, 2))
+    idx = tg.Tensor(np.array([1, 3, 1, 1]))
+    emb[idx].sum().backward()
+    np.testing.assert_array_equal(emb.grad[:, 0], [0, 3, 0, 1, 0])
+
+
+def test_split_chunk_stack_shapes():
+    x = leaf(shape=(2, 8))
+    assert [p.shape for p in x.chunk(4, axis=1)] == [(2, 2)] * 4
+    assert [p.shape for p in x.split([3, 5], axis=1)] == [(2, 3), (2, 5)]
+    assert [p.shape for p in x.split(3, axis=1)] == [(2, 3), (2, 3), (2, 2)]
+    assert tg.stack([x, x], axis=1).shape == (2, 2, 8)
+    assert x.reshape(4, 4).shape == x.reshape((4, 4)).shape == (4, 4)
+    assert x.transpose(1, 0).shape == x.transpose((1, 0)).shape == x.T.shape == (8, 2)
+
+
+# -- scopes and names ---------------------------------------------------------------------------------
+
+
+def test_scopes_nest_and_are_recorded():
+    x = leaf()
+    with tg.scope("lstm"):
+        with tg.scope("t=3"):
+            y = x * 2
+            assert tg.current_scope() == ("lstm", "t=3")
+        z = y + 1
+    w = z.sum()
+    assert y.scope == ("lstm", "t=3") and z.scope == ("lstm",) and w.scope == ()
+
+
+def test_scope_is_restored_after_an_exception():
+    with pytest.raises(KeyError):
+        with tg.scope("a"):
+            raise KeyError
+    assert tg.current_scope() == ()
+
+
+# -- anomaly detection ------------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_detect_anomaly_forward_names_op_scope_and_tensors():
+    x = tg.Tensor(np.array([1.0, -1.0]), requires_grad=True, name="x")
+    with tg.detect_anomaly(), tg.scope("t=7"):
+        with pytest.raises(tg.AnomalyError, match=r"log: forward produced nan or inf \(in scope t=7\); inputs: 'x'"):
+            x.log()
+    x.log()  # outside, nan passes silently as in numpy (with numpy's warning)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_detect_anomaly_backward():
+    x = tg.Tensor(np.array([0.0]), requires_grad=True, name="x")
+    y = x**0.5  # finite forward, infinite derivative at 0
+    with tg.detect_anomaly():
+        with pytest.raises(tg.AnomalyError, match="pow: backward produced nan or inf"):
+            y.sum().backward()
+
+
+# -- errors for bad input ---------------------------------------------------------------------------
+
+
+def test_matmul_shape_error_names_op_shapes_and_scope():
+    a, b = tg.Tensor(np.ones((32, 64))), tg.Tensor(np.ones((65, 128)))
+    with tg.scope("lstm"), tg.scope("t=3"):
+        with pytest.raises(
+            tg.OpError, match=r"matmul: shapes \(32, 64\) and \(65, 128\) do not align.*\(in scope lstm/t=3\)"
+        ):
+            a @ b
+
+
+def test_broadcast_error():
+    with pytest.raises(tg.OpError, match=r"add: shapes \(2, 3\) and \(4,\) cannot be broadcast together"):
+        tg.Tensor(np.ones((2, 3))) + tg.Tensor(np.ones(4))
+    with pytest.raises(ValueError):  # OpError is a ValueError
+        tg.Tensor(np.ones((2, 3))) * tg.Tensor(np.ones(4))
+
+
+def test_backward_on_non_scalar_needs_grad():
+    x = leaf()
+    with pytest.raises(tg.BackwardError, match=r"one-element output.*shape \(2, 3\)"):
+        (x * 2).backward()
+
+
+def test_backward_with_wrong_grad_shape():
+    x = leaf()
+    with pytest.raises(tg.BackwardError, match=r"grad has shape \(3,\) but the tensor has shape \(2, 3\)"):
+        (x * 2).backward(np.ones(3))
+
+
+def test_backward_without_graph():
+    with pytest.raises(tg.BackwardError, match="does not require grad"):
+        tg.Tensor(np.ones(2)).sum().backward()
+
+
+def test_requires_grad_on_integers():
+    with pytest.raises(TypeError, match="requires_grad=True needs a floating-point dtype, got int64"):
+        tg.Tensor(np.array([1, 2]), requires_grad=True)
+
+
+def test_other_errors_are_clear():
+    x = leaf(shape=(2, 3))
+    with pytest.raises(tg.OpError, match=r"reshape: cannot reshape \(2, 3\)"):
+        x.reshape(4, 2)
+    with pytest.raises(tg.OpError, match="getitem"):
+        x[5]
+    with pytest.raises(tg.OpError, match="cat"):
+        tg.cat([x, leaf(shape=(3, 3))], axis=1)
+    with pytest.raises(tg.OpError, match="transpose"):
+        x.transpose(0, 0)
+    with pytest.raises(TypeError, match="item assignment"):
+        x[0] = 1
+    with pytest.raises(TypeError, match="exponent must be a number"):
+        x**x
+    with pytest.raises(ValueError, match="one-element"):
+        x.item()
+    with pytest.raises(tg.OpError, match="sum"):
+        x.sum(axis=2)

@@ -1,0 +1,40 @@
+"""tinygrad_rnn: a small reverse-mode autograd engine on numpy, for learning how RNNs and LSTMs work."""
+
+from .gradcheck import GradcheckError, gradcheck
+from .tensor import (
+    AnomalyError,
+    BackwardError,
+    OpError,
+    Tensor,
+    cat,
+    current_scope,
+    detect_anomaly,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    ones,
+    scope,
+    stack,
+    zeros,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AnomalyError",
+    "BackwardError",
+    "GradcheckError",
+    "OpError",
+    "Tensor",
+    "cat",
+    "current_scope",
+    "detect_anomaly",
+    "enable_grad",
+    "gradcheck",
+    "is_grad_enabled",
+    "no_grad",
+    "ones",
+    "scope",
+    "stack",
+    "zeros",
+]

@@ -1,0 +1,446 @@
+"""The primitive operations: one `Function` per op, forward and backward side by side.
+
+This file owns the maths of the engine and nothing else. It works on numpy arrays only and never
+imports `tensor.py`: a Function receives arrays in `forward`, saves what `backward` will need with
+`save_for_backward`, and in `backward` turns the gradient of its output into one gradient per input
+(`None` for an input that does not need one). `tensor.py` wires Functions into a graph.
+
+Each docstring states the op and its derivative; `g` is the gradient flowing in from the output
+(dL/dy) and `dx` the gradient going out to an input (dL/dx).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum `grad` back down to `shape`: the adjoint of broadcasting is summation.
+
+    If forward stretched an input of shape (3, 1) to (2, 3, 4), each input element fed 2 * 4
+    outputs, so its gradient is the sum of the gradients of those outputs.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+class Function:
+    """A node of the graph: the op that made a tensor, its input tensors and what it saved.
+
+    `parents` (the input Tensors) is set by tensor.py; a Function never holds its output Tensor,
+    so a finished graph is freed by reference counting alone. `release()` drops the saved
+    arrays after backward; the topology (`parents`) stays so the graph can still be drawn.
+    """
+
+    parents: tuple  # the input Tensors, set by tensor.py when it records the node
+    needs_input_grad: tuple[bool, ...] = ()  # likewise: which inputs want a gradient
+    saved: tuple[np.ndarray, ...] | None = ()  # set by save_for_backward; None once released
+
+    @property
+    def name(self) -> str:
+        """The op's name as shown in errors and drawings, e.g. 'matmul'."""
+        return type(self).__name__.lower()
+
+    def save_for_backward(self, *arrays: np.ndarray) -> None:
+        self.saved = arrays
+
+    def release(self) -> None:
+        """Free the saved arrays (after backward); parents stay, so the graph can still be drawn."""
+        self.saved = None
+
+    @property
+    def released(self) -> bool:
+        return self.saved is None
+
+    def forward(self, *arrays: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """Arguments that are not tensors (axis, exponent, ...), for labels. Empty by default."""
+        return ""
+
+    def explain_error(self, arrays: tuple[np.ndarray, ...], err: Exception) -> str:
+        """A sentence for an error numpy raised in forward, naming the op and its inputs."""
+        inputs = ", ".join(f"{a.shape} {a.dtype}" for a in arrays)
+        return f"{self.name}: {err} (inputs: {inputs})"
+
+
+class _Binary(Function):
+    """Elementwise op of two inputs whose shapes broadcast together."""
+
+    def explain_error(self, arrays, err):
+        a, b = arrays
+        return f"{self.name}: shapes {a.shape} and {b.shape} cannot be broadcast together"
+
+
+# ---------------------------------------------------------------------------------------------
+# Elementwise arithmetic
+# ---------------------------------------------------------------------------------------------
+
+
+class Add(_Binary):
+    """y = a + b;  da = g,  db = g  (each summed back to its input's shape)."""
+
+    def forward(self, a, b):
+        self.a_shape, self.b_shape = a.shape, b.shape
+        return a + b
+
+    def backward(self, g):
+        da = unbroadcast(g, self.a_shape) if self.needs_input_grad[0] else None
+        db = unbroadcast(g, self.b_shape) if self.needs_input_grad[1] else None
+        return da, db
+
+
+class Mul(_Binary):
+    """y = a * b;  da = g * b,  db = g * a."""
+
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a * b
+
+    def backward(self, g):
+        a, b = self.saved
+        da = db = None
+        if self.needs_input_grad[0]:
+            da = g * b
+            if da.shape != a.shape:
+                da = unbroadcast(da, a.shape)
+        if self.needs_input_grad[1]:
+            db = g * a
+            if db.shape != b.shape:
+                db = unbroadcast(db, b.shape)
+        return da, db
+
+
+class Div(_Binary):
+    """y = a / b;  da = g / b,  db = -g * a / b**2 = -g * y / b."""
+
+    def forward(self, a, b):
+        y = a / b
+        self.save_for_backward(a, b, y)
+        return y
+
+    def backward(self, g):
+        a, b, y = self.saved
+        da = unbroadcast(g / b, a.shape) if self.needs_input_grad[0] else None
+        db = unbroadcast(-g * y / b, b.shape) if self.needs_input_grad[1] else None
+        return da, db
+
+
+class Neg(Function):
+    """y = -x;  dx = -g."""
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, g):
+        return (-g,)
+
+
+class Pow(Function):
+    """y = x ** p for a constant number p;  dx = g * p * x ** (p - 1)."""
+
+    def forward(self, x, p: float):
+        self.p = p
+        self.save_for_backward(x)
+        return x**p
+
+    def backward(self, g):
+        (x,) = self.saved
+        return (g * self.p * x ** (self.p - 1),)
+
+    def describe(self):
+        return f"p={self.p:g}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Elementwise functions
+# ---------------------------------------------------------------------------------------------
+
+
+class Exp(Function):
+    """y = exp(x);  dx = g * y."""
+
+    def forward(self, x):
+        y = np.exp(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, g):
+        (y,) = self.saved
+        return (g * y,)
+
+
+class Log(Function):
+    """y = log(x);  dx = g / x."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return np.log(x)
+
+    def backward(self, g):
+        (x,) = self.saved
+        return (g / x,)
+
+
+class Tanh(Function):
+    """y = tanh(x);  dx = g * (1 - y**2)."""
+
+    def forward(self, x):
+        y = np.tanh(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, g):
+        (y,) = self.saved
+        return (g * (1 - y * y),)
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + exp(-x));  dx = g * y * (1 - y).
+
+    Computed as e / (1 + e) with e = exp(-|x|) on the negative side, so exp never overflows
+    and sigmoid(-1000) is a clean 0 rather than a warning.
+    """
+
+    def forward(self, x):
+        e = np.exp(-np.abs(x))
+        y = np.where(x >= 0, 1, e) / (1 + e)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, g):
+        (y,) = self.saved
+        return (g * y * (1 - y),)
+
+
+class Relu(Function):
+    """y = max(x, 0);  dx = g where x > 0, else 0."""
+
+    def forward(self, x):
+        y = np.maximum(x, 0)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, g):
+        (y,) = self.saved
+        return (g * (y > 0),)
+
+
+# ---------------------------------------------------------------------------------------------
+# Matrix product
+# ---------------------------------------------------------------------------------------------
+
+
+class MatMul(Function):
+    """y = a @ b (numpy's rules: 1-D vectors, 2-D matrices, stacks of matrices that broadcast);
+    da = g @ b.T,  db = a.T @ g  (transposing the last two axes; broadcast batch axes summed).
+    """
+
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a @ b
+
+    def backward(self, g):
+        a, b = self.saved
+        if a.ndim == 2 and b.ndim == 2:  # the common case, kept fast and obvious
+            da = g @ b.T if self.needs_input_grad[0] else None
+            db = a.T @ g if self.needs_input_grad[1] else None
+            return da, db
+        # A vector is a matrix with one row (on the left) or one column (on the right).
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+        g2 = g.reshape(batch + (a2.shape[-2], b2.shape[-1]))  # put back the axes a vector lost
+        da = db = None
+        if self.needs_input_grad[0]:
+            da = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+        if self.needs_input_grad[1]:
+            db = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape)
+        return da, db
+
+    def explain_error(self, arrays, err):
+        a, b = arrays
+        if a.ndim == 0 or b.ndim == 0:
+            return f"matmul: needs at least 1-D inputs, got shapes {a.shape} and {b.shape}"
+        inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if a.shape[-1] != inner_b:
+            return f"matmul: shapes {a.shape} and {b.shape} do not align ({a.shape[-1]} columns against {inner_b} rows)"
+        return f"matmul: batch shapes of {a.shape} and {b.shape} cannot be broadcast together"
+
+
+# ---------------------------------------------------------------------------------------------
+# Reductions
+# ---------------------------------------------------------------------------------------------
+
+
+def _normalize_axis(axis, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for ax in axes:
+        if not -ndim <= ax < max(ndim, 1):
+            raise np.exceptions.AxisError(ax, ndim)
+        out.append(int(ax) % max(ndim, 1))
+    return tuple(out)
+
+
+class Sum(Function):
+    """y = x.sum(axis, keepdims);  dx = g broadcast back to x's shape (every x_i feeds the sum once)."""
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.axis, self.in_shape = axis, x.shape
+        if axis is None and not keepdims:  # the loss at the end of every graph: keep it quick
+            self.kept_shape = (1,) * x.ndim
+            return np.asarray(np.add.reduce(x, None))
+        axes = _normalize_axis(axis, x.ndim)
+        self.kept_shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+        return np.asarray(x.sum(axis=axes, keepdims=keepdims))
+
+    def backward(self, g):
+        dx = np.empty(self.in_shape, dtype=g.dtype)
+        dx[...] = g.reshape(self.kept_shape)
+        return (dx,)
+
+    def describe(self):
+        return "" if self.axis is None else f"axis={self.axis}"
+
+
+class Max(Function):
+    """y = x.max(axis, keepdims);  dx = g at the position of the maximum, 0 elsewhere.
+
+    When several elements tie for the maximum, the gradient is shared equally between them
+    (as torch.amax does), so the result does not depend on which one numpy happens to pick.
+    """
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.axis, self.keepdims = axis, keepdims
+        axes = _normalize_axis(axis, x.ndim)
+        if x.size == 0:
+            raise ValueError("max of an empty array has no value")
+        y = x.max(axis=axes, keepdims=True)
+        self.kept_shape = y.shape
+        self.save_for_backward(x, y)
+        return y if keepdims else np.asarray(y.reshape([n for i, n in enumerate(x.shape) if i not in axes]))
+
+    def backward(self, g):
+        x, y = self.saved
+        mask = x == y
+        return (mask * (g.reshape(self.kept_shape) / mask.sum(axis=_normalize_axis(self.axis, x.ndim), keepdims=True)),)
+
+    def describe(self):
+        return "" if self.axis is None else f"axis={self.axis}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Shape ops: they move numbers around, so their backward moves gradients back
+# ---------------------------------------------------------------------------------------------
+
+
+class Reshape(Function):
+    """y = x.reshape(shape);  dx = g.reshape(x.shape)."""
+
+    def forward(self, x, shape):
+        self.in_shape = x.shape
+        return x.reshape(shape)
+
+    def backward(self, g):
+        return (g.reshape(self.in_shape),)
+
+    def explain_error(self, arrays, err):
+        return f"reshape: cannot reshape {arrays[0].shape} ({arrays[0].size} elements): {err}"
+
+
+class Transpose(Function):
+    """y = x.transpose(axes);  dx = g.transpose(inverse of axes)."""
+
+    def forward(self, x, axes=None):
+        self.axes = tuple(range(x.ndim))[::-1] if axes is None else axes
+        return x.transpose(self.axes)
+
+    def backward(self, g):
+        return (g.transpose(np.argsort(self.axes)),)
+
+    def describe(self):
+        return f"axes={self.axes}"
+
+
+def _has_advanced_index(idx) -> bool:
+    items = idx if isinstance(idx, tuple) else (idx,)
+    return any(isinstance(i, (list, np.ndarray)) for i in items)
+
+
+class GetItem(Function):
+    """y = x[idx];  dx = zeros like x with g added at idx.
+
+    Basic indexing (ints, slices) never repeats an element, so g is simply written in place.
+    Integer-array indexing may pick the same element several times (an embedding lookup of a
+    repeated token); np.add.at then adds every copy's gradient instead of keeping only the last.
+    """
+
+    def forward(self, x, idx):
+        self.in_shape, self.dtype, self.idx = x.shape, x.dtype, idx
+        return x[idx]
+
+    def backward(self, g):
+        dx = np.zeros(self.in_shape, dtype=self.dtype)
+        if _has_advanced_index(self.idx):
+            np.add.at(dx, self.idx, g)
+        else:
+            dx[self.idx] = g
+        return (dx,)
+
+    def describe(self):
+        return f"[{_format_index(self.idx)}]"
+
+    def explain_error(self, arrays, err):
+        return f"getitem: index [{_format_index(self.idx)}] is invalid for shape {arrays[0].shape}: {err}"
+
+
+def _format_index(idx) -> str:
+    items = idx if isinstance(idx, tuple) else (idx,)
+    parts = []
+    for i in items:
+        if isinstance(i, slice):
+            start = "" if i.start is None else i.start
+            stop = "" if i.stop is None else i.stop
+            parts.append(f"{start}:{stop}" + ("" if i.step is None else f":{i.step}"))
+        elif i is None:
+            parts.append("None")
+        elif i is Ellipsis:
+            parts.append("...")
+        elif isinstance(i, (list, np.ndarray)):
+            parts.append(f"<indices {np.shape(i)}>")
+        else:
+            parts.append(str(i))
+    return ", ".join(parts)
+
+
+class Cat(Function):
+    """y = concatenate(xs, axis);  dx_k = the slice of g that x_k filled."""
+
+    def forward(self, *xs, axis=0):
+        self.axis = axis
+        self.bounds = np.cumsum([x.shape[axis] for x in xs])[:-1]
+        return np.concatenate(xs, axis=axis)
+
+    def backward(self, g):
+        return tuple(np.split(g, self.bounds, axis=self.axis))
+
+    def describe(self):
+        return f"axis={self.axis}"
+
+    def explain_error(self, arrays, err):
+        shapes = ", ".join(str(a.shape) for a in arrays)
+        return f"cat: cannot join shapes {shapes} along axis {self.axis}: {err}"

@@ -1,0 +1,572 @@
+"""Tensor: a numpy array that remembers how it was made, and the backward pass over that memory.
+
+This file owns graph recording (`_apply`), the backward engine (`Tensor.backward`), grad mode
+(`no_grad`), scopes and names (used by the renderer), anomaly detection, and the composite ops
+built from the primitives of `ops.py` (sub, mean, softmax, log_softmax, stack, split, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+
+from . import ops
+
+# Engine state. Plain module globals: one graph recorder per process, read on every op.
+_grad_enabled = True
+_anomaly = False
+_scope: tuple[str, ...] = ()
+
+_FLOAT_KINDS = "f"
+
+
+class OpError(ValueError):
+    """Bad input to an op: names the op, the shapes and dtypes involved, and the scope."""
+
+
+class AnomalyError(FloatingPointError):
+    """Raised inside `detect_anomaly()` by the first op whose forward or backward gives nan/inf."""
+
+
+class BackwardError(RuntimeError):
+    """Misuse of backward: no graph, a released graph, a missing or wrongly shaped `grad`."""
+
+
+def _scope_suffix(scope: tuple[str, ...]) -> str:
+    return f" (in scope {'/'.join(scope)})" if scope else ""
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Inside this block ops record no graph (evaluation, optimizer updates)."""
+    global _grad_enabled
+    prev, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = prev
+
+
+@contextmanager
+def enable_grad() -> Iterator[None]:
+    """Turn graph recording back on inside a `no_grad` block."""
+    global _grad_enabled
+    prev, _grad_enabled = _grad_enabled, True
+    try:
+        yield
+    finally:
+        _grad_enabled = prev
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+@contextmanager
+def scope(name: str) -> Iterator[None]:
+    """Every tensor made inside records the scope stack, e.g. ('lstm', 't=3', 'forget_gate').
+
+    The renderer groups nodes by it; errors mention it.
+    """
+    global _scope
+    prev, _scope = _scope, _scope + (str(name),)
+    try:
+        yield
+    finally:
+        _scope = prev
+
+
+def current_scope() -> tuple[str, ...]:
+    return _scope
+
+
+@contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Raise at the first op whose forward or backward produces nan or inf.
+
+    The error names the op, its scope and the tensors involved, which is how to find the step
+    where a recurrent net blew up. It costs a finiteness check per op, so it is off by default.
+    """
+    global _anomaly
+    prev, _anomaly = _anomaly, True
+    try:
+        yield
+    finally:
+        _anomaly = prev
+
+
+_ONES: dict[np.dtype, np.ndarray] = {}
+
+
+def _one(dtype: np.dtype) -> np.ndarray:
+    """A read-only 1 per dtype: the seed gradient dL/dL of every backward (never written to)."""
+    one = _ONES.get(dtype)
+    if one is None:
+        one = _ONES[dtype] = np.ones((), dtype=dtype)
+        one.flags.writeable = False
+    return one
+
+
+def _describe(t: Tensor) -> str:
+    return f"'{t.name}' {t.shape}" if t.name else f"{t.shape}"
+
+
+def _check_finite(fn: ops.Function, arrays, where: str, scope_: tuple[str, ...], inputs) -> None:
+    for a in arrays:
+        if a is not None and a.dtype.kind == "f" and not np.isfinite(a).all():
+            names = ", ".join(_describe(t) for t in inputs)
+            raise AnomalyError(f"{fn.name}: {where} produced nan or inf{_scope_suffix(scope_)}; inputs: {names}")
+
+
+def _as_array(value, dtype: np.dtype) -> np.ndarray:
+    """An operand that is not a Tensor, as an array; a Python number takes a float tensor's dtype."""
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, (int, float)) and dtype.kind == "f":
+        return np.asarray(value, dtype=dtype)  # x * 2 stays float32, as in PyTorch
+    return np.asarray(value)
+
+
+_new_tensor = object.__new__
+
+
+class Tensor:
+    """An n-dimensional array with an optional gradient and a link to the op that made it.
+
+    `data` is the numpy array, `grad` its gradient after backward (same shape), `_ctx` the
+    ops.Function that produced it (None for a leaf), `name` an optional label and `scope` the
+    scope stack in force when it was made.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "scope", "__weakref__")
+    __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
+
+    def __init__(self, data, requires_grad: bool = False, name: str | None = None, dtype=None) -> None:
+        if isinstance(data, Tensor):
+            data = data.data
+        arr = np.array(data, dtype=dtype, copy=True)
+        if dtype is None and arr.dtype.kind == "f" and not isinstance(data, np.ndarray | np.generic):
+            arr = arr.astype(np.float32)  # Python floats default to float32, as in PyTorch
+        if arr.dtype.kind not in "fiub":
+            raise TypeError(f"Tensor: unsupported dtype {arr.dtype} (use float, int or bool data)")
+        if requires_grad and arr.dtype.kind not in _FLOAT_KINDS:
+            raise TypeError(
+                f"Tensor: requires_grad=True needs a floating-point dtype, got {arr.dtype} "
+                f"(use dtype=np.float32, or .astype a float first)"
+            )
+        self.data = arr
+        self.grad: np.ndarray | None = None
+        self.requires_grad = bool(requires_grad)
+        self._ctx: ops.Function | None = None
+        self.name = name
+        self.scope = _scope
+
+    @classmethod
+    def _make(cls, data: np.ndarray, ctx: ops.Function | None) -> Tensor:
+        """Fast constructor for op outputs: no conversion or checks."""
+        t = cls.__new__(cls)
+        t.data, t.grad, t._ctx, t.name, t.scope = data, None, ctx, None, _scope
+        t.requires_grad = ctx is not None
+        return t
+
+    # -- properties ------------------------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def item(self) -> float:
+        if self.data.size != 1:
+            raise ValueError(f"item: only a one-element tensor has an item, this one has shape {self.shape}")
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def detach(self) -> Tensor:
+        """The same values, cut from the graph: no gradient flows back through it."""
+        t = Tensor._make(self.data, None)
+        t.name = self.name
+        return t
+
+    def astype(self, dtype) -> Tensor:
+        """A leaf copy in another dtype (not differentiable: use it on inputs)."""
+        return Tensor(self.data.astype(dtype), name=self.name)
+
+    def __repr__(self) -> str:
+        extra = f", name={self.name!r}" if self.name else ""
+        if self._ctx is not None:
+            extra += f", grad_fn={self._ctx.name}"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        body = np.array2string(self.data, precision=4, separator=", ", threshold=20)
+        return f"Tensor({body}, dtype={self.dtype}{extra})"
+
+    # -- backward --------------------------------------------------------------------------------
+
+    def backward(self, grad=None, retain_graph: bool = False, retain_grads: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad.
+
+        `grad` is dL/d(self); it may be omitted only for a one-element tensor (then it is 1).
+        The graph is walked once in reverse topological order: a node runs only after every
+        node that consumed it has sent its gradient. Saved arrays are released afterwards unless
+        `retain_graph=True`; `retain_grads=True` also stores `.grad` on intermediate tensors.
+        """
+        if not self.requires_grad:
+            raise BackwardError(
+                f"backward: tensor {_describe(self)} does not require grad and has no graph "
+                "(was it made under no_grad(), detached, or from inputs without requires_grad=True?)"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise BackwardError(
+                    f"backward: grad can be omitted only for a one-element output, this one has shape "
+                    f"{self.shape}; pass grad= an array of that shape (or call .sum() first)"
+                )
+            g = _one(self.dtype)
+            if self.ndim:
+                g = g.reshape(self.shape)
+        else:
+            g = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            if g.shape != self.shape:
+                raise BackwardError(f"backward: grad has shape {g.shape} but the tensor has shape {self.shape}")
+
+        if self._ctx is None:  # backward on a leaf: its gradient is grad itself
+            _accumulate(self, g)
+            return
+        consumers = _count_consumers(self)
+        grads: dict[Tensor, np.ndarray | None] = {self: g}
+        ready = [self]  # interior tensors whose consumers have all sent their gradient
+        while ready:
+            t = ready.pop()
+            g = grads.pop(t)
+            ctx = t._ctx
+            parents = ctx.parents
+            parent_grads = ctx.backward(g) if g is not None else (None,) * len(parents)
+            if retain_grads and g is not None:
+                t.grad = g.astype(t.data.dtype)
+            if _anomaly:
+                _check_finite(ctx, parent_grads, "backward", t.scope, parents)
+            if not retain_graph:
+                ctx.saved = None  # release the saved arrays; the topology stays for drawing
+            for p, pg in zip(parents, parent_grads, strict=True):
+                if p._ctx is None:  # a leaf: nothing runs after it, so accumulate right away
+                    if pg is not None and p.requires_grad:
+                        if p.grad is None:
+                            p.grad = pg.astype(p.data.dtype)  # astype copies: the leaf owns its grad
+                        else:
+                            p.grad += pg
+                    continue
+                prev = grads.get(p)
+                # Never add in place: one array may have been handed to two parents (a + a).
+                grads[p] = pg if prev is None else (prev if pg is None else prev + pg)
+                n = consumers[p] - 1
+                consumers[p] = n
+                if n == 0:
+                    ready.append(p)
+
+    # -- operators -------------------------------------------------------------------------------
+
+    def _other(self, other) -> Tensor:
+        if isinstance(other, Tensor):
+            return other
+        return Tensor._make(_as_array(other, self.data.dtype), None)
+
+    def __add__(self, other) -> Tensor:
+        return _apply(ops.Add, self, other if isinstance(other, Tensor) else self._other(other))
+
+    def __radd__(self, other) -> Tensor:
+        return _apply(ops.Add, self._other(other), self)
+
+    def __sub__(self, other) -> Tensor:
+        return _apply(ops.Add, self, _apply(ops.Neg, self._other(other)))
+
+    def __rsub__(self, other) -> Tensor:
+        return _apply(ops.Add, self._other(other), _apply(ops.Neg, self))
+
+    def __mul__(self, other) -> Tensor:
+        return _apply(ops.Mul, self, other if isinstance(other, Tensor) else self._other(other))
+
+    def __rmul__(self, other) -> Tensor:
+        return _apply(ops.Mul, self._other(other), self)
+
+    def __truediv__(self, other) -> Tensor:
+        return _apply(ops.Div, self, self._other(other))
+
+    def __rtruediv__(self, other) -> Tensor:
+        return _apply(ops.Div, self._other(other), self)
+
+    def __neg__(self) -> Tensor:
+        return _apply(ops.Neg, self)
+
+    def __pow__(self, p) -> Tensor:
+        if isinstance(p, Tensor) or not np.isscalar(p):
+            raise TypeError(
+                f"pow: the exponent must be a number, got {type(p).__name__}; "
+                "for a tensor exponent write (b * a.log()).exp()"
+            )
+        return _apply(ops.Pow, self, p=float(p))
+
+    def __rpow__(self, base) -> Tensor:
+        """base ** x = exp(x * log(base)) for a positive number base."""
+        return (self * float(np.log(base))).exp()
+
+    def __matmul__(self, other) -> Tensor:
+        return _apply(ops.MatMul, self, self._other(other))
+
+    def __rmatmul__(self, other) -> Tensor:
+        return _apply(ops.MatMul, self._other(other), self)
+
+    def __getitem__(self, idx) -> Tensor:
+        return _apply(ops.GetItem, self, idx=_index_arrays(idx))
+
+    def __setitem__(self, idx, value) -> None:
+        raise TypeError(
+            "Tensor does not support item assignment: in-place changes would corrupt the recorded "
+            "graph. Build a new tensor instead (tg.cat, tg.stack, or arithmetic with a mask)."
+        )
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    # -- elementwise functions -------------------------------------------------------------------
+
+    def exp(self) -> Tensor:
+        return _apply(ops.Exp, self)
+
+    def log(self) -> Tensor:
+        return _apply(ops.Log, self)
+
+    def tanh(self) -> Tensor:
+        return _apply(ops.Tanh, self)
+
+    def sigmoid(self) -> Tensor:
+        return _apply(ops.Sigmoid, self)
+
+    def relu(self) -> Tensor:
+        return _apply(ops.Relu, self)
+
+    def sqrt(self) -> Tensor:
+        return self**0.5
+
+    # -- reductions ------------------------------------------------------------------------------
+
+    def sum(self, axis=None, keepdims: bool = False) -> Tensor:
+        if axis is None and not keepdims:
+            return _apply(ops.Sum, self)
+        return _apply(ops.Sum, self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims: bool = False) -> Tensor:
+        axes = range(self.ndim) if axis is None else ((axis,) if isinstance(axis, int) else axis)
+        count = int(np.prod([self.shape[a] for a in axes]))
+        return self.sum(axis=axis, keepdims=keepdims) * (1.0 / max(count, 1))
+
+    def max(self, axis=None, keepdims: bool = False) -> Tensor:
+        return _apply(ops.Max, self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims: bool = False) -> Tensor:
+        return -((-self).max(axis=axis, keepdims=keepdims))
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        """exp(x - max) / sum(exp(x - max)): shifting by the (constant) max keeps exp finite."""
+        e = (self - self.data.max(axis=axis, keepdims=True)).exp()
+        return e / e.sum(axis=axis, keepdims=True)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        """x - max - log(sum(exp(x - max))): finite even for logits of +-1000."""
+        shifted = self - self.data.max(axis=axis, keepdims=True)
+        return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
+
+    # -- shapes ----------------------------------------------------------------------------------
+
+    def reshape(self, *shape) -> Tensor:
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return _apply(ops.Reshape, self, shape=tuple(shape))
+
+    def transpose(self, *axes) -> Tensor:
+        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        if axes and sorted(int(a) % max(self.ndim, 1) for a in axes) != list(range(self.ndim)):
+            raise OpError(
+                f"transpose: axes {tuple(axes)} are not a permutation of the {self.ndim} axes of {self.shape}"
+            )
+        return _apply(ops.Transpose, self, axes=tuple(int(a) % self.ndim for a in axes) if axes else None)
+
+    @property
+    def T(self) -> Tensor:
+        return self.transpose()
+
+    def flatten(self) -> Tensor:
+        return self.reshape(-1)
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        return self.reshape(np.expand_dims(self.data, axis).shape)
+
+    def squeeze(self, axis=None) -> Tensor:
+        return self.reshape(np.squeeze(self.data, axis).shape)
+
+    def split(self, split_size_or_sections, axis: int = 0) -> list[Tensor]:
+        """Pieces of `split_size` along `axis` (the last may be smaller), or of the listed sizes."""
+        n = self.shape[axis]
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            if split_size_or_sections <= 0:
+                raise OpError(f"split: split_size must be positive, got {split_size_or_sections}")
+            sizes = [min(split_size_or_sections, n - s) for s in range(0, n, split_size_or_sections)]
+        else:
+            sizes = list(split_size_or_sections)
+            if sum(sizes) != n:
+                raise OpError(
+                    f"split: sizes {sizes} add up to {sum(sizes)}, not to the {n} of axis {axis} of {self.shape}"
+                )
+        pieces, start = [], 0
+        lead = (slice(None),) * (axis % self.ndim)
+        for size in sizes:
+            pieces.append(self[lead + (slice(start, start + size),)])
+            start += size
+        return pieces
+
+    def chunk(self, chunks: int, axis: int = 0) -> list[Tensor]:
+        """`chunks` pieces of equal size along `axis` (the last smaller if it does not divide)."""
+        n = self.shape[axis]
+        return self.split(-(-n // chunks), axis=axis)
+
+
+def _index_arrays(idx):
+    """Tensors inside an index become their integer arrays (indices are never differentiated)."""
+    if isinstance(idx, Tensor):
+        return idx.data
+    if isinstance(idx, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in idx)
+    return idx
+
+
+def _apply(fn_cls: type[ops.Function], *inputs: Tensor, **kwargs) -> Tensor:
+    """Run one primitive: forward on the arrays, and record a graph node if a gradient is needed.
+
+    This runs for every op, so ops of one and two inputs take a short path (no list building):
+    per-op overhead is what decides the speed of small recurrent models.
+    """
+    fn = fn_cls()
+    n = len(inputs)
+    try:
+        if n == 2:
+            out = fn.forward(inputs[0].data, inputs[1].data, **kwargs)
+        elif n == 1:
+            out = fn.forward(inputs[0].data, **kwargs)
+        else:
+            out = fn.forward(*[t.data for t in inputs], **kwargs)
+    except (ValueError, IndexError, TypeError) as err:
+        arrays = tuple(t.data for t in inputs)
+        raise OpError(fn.explain_error(arrays, err) + _scope_suffix(_scope)) from None
+    if _anomaly:
+        _check_finite(fn, (out,), "forward", _scope, inputs)
+    if _grad_enabled:
+        if n == 2:
+            needs = (inputs[0].requires_grad, inputs[1].requires_grad)
+        elif n == 1:
+            needs = (inputs[0].requires_grad,)
+        else:
+            needs = tuple([t.requires_grad for t in inputs])
+        if True in needs:
+            fn.needs_input_grad = needs
+            fn.parents = inputs
+            t = _new_tensor(Tensor)
+            t.data, t.grad, t.requires_grad, t._ctx, t.name, t.scope = out, None, True, fn, None, _scope
+            return t
+    return Tensor._make(out, None)
+
+
+def _accumulate(leaf: Tensor, g: np.ndarray) -> None:
+    """leaf.grad += g, in the leaf's dtype, into an array the leaf owns (astype copies)."""
+    if leaf.grad is None:
+        leaf.grad = g.astype(leaf.data.dtype)
+    else:
+        leaf.grad += g
+
+
+def _count_consumers(root: Tensor) -> dict[Tensor, int]:
+    """For every interior (non-leaf) tensor below `root`: how many graph edges consume it.
+
+    Backward runs a node once this count has dropped to zero, i.e. after every consumer has sent
+    its gradient: Kahn's topological order, with an explicit stack instead of recursion.
+    """
+    consumers: dict[Tensor, int] = {}
+    stack = [root]
+    while stack:
+        ctx = stack.pop()._ctx
+        if ctx is None:
+            continue
+        if ctx.saved is None:
+            raise BackwardError(
+                f"backward: trying to go through {ctx.name} a second time, but its saved arrays "
+                "were released by the previous backward. Pass retain_graph=True to the first "
+                "backward if you need to run it twice."
+            )
+        for p in ctx.parents:
+            if p._ctx is not None:  # leaves are not scheduled: they only accumulate
+                if p in consumers:
+                    consumers[p] += 1
+                else:
+                    consumers[p] = 1
+                    stack.append(p)
+    return consumers
+
+
+# -- functions on several tensors -------------------------------------------------------------------
+
+
+def cat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    tensors = list(tensors)
+    if not tensors:
+        raise OpError("cat: needs at least one tensor")
+    return _apply(ops.Cat, *tensors, axis=axis)
+
+
+def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors of the same shape along a new axis."""
+    tensors = list(tensors)
+    if not tensors:
+        raise OpError("stack: needs at least one tensor")
+    shapes = {t.shape for t in tensors}
+    if len(shapes) > 1:
+        raise OpError(f"stack: all tensors need the same shape, got {sorted(shapes)}{_scope_suffix(_scope)}")
+    return cat([t.unsqueeze(axis) for t in tensors], axis=axis)
+
+
+def zeros(*shape, requires_grad: bool = False, dtype=np.float32, name: str | None = None) -> Tensor:
+    shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    return Tensor(np.zeros(shape, dtype=dtype), requires_grad=requires_grad, name=name)
+
+
+def ones(*shape, requires_grad: bool = False, dtype=np.float32, name: str | None = None) -> Tensor:
+    shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    return Tensor(np.ones(shape, dtype=dtype), requires_grad=requires_grad, name=name)

@@ -1,8 +1,11 @@
 """tinygrad_rnn: a small reverse-mode autograd engine on numpy, for learning how RNNs and LSTMs work."""
 
+from . import ops
 from .gradcheck import GradcheckError, gradcheck
+from .ops import Function
 from .tensor import (
     AnomalyError,
+    apply,
     BackwardError,
     OpError,
     Tensor,
@@ -22,6 +25,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AnomalyError",
+    "Function",
+    "apply",
+    "ops",
     "BackwardError",
     "GradcheckError",
     "OpError",

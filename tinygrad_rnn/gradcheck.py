@@ -79,7 +79,7 @@ def gradcheck(
             num[i] = (up - down) / (2 * eps)
         excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
         if (excess > 0).any():
-            worst = np.unravel_index(int(np.argmax(excess)), x.shape) if x.ndim else ()
+            worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(excess)), x.shape))
             raise GradcheckError(
                 f"gradcheck: gradient of input {k} ({_label(inputs[k])}) is wrong at index {worst}: "
                 f"analytic {analytic[worst]:.8g}, numeric {numeric[worst]:.8g} (|difference| "

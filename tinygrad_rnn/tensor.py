@@ -540,6 +540,18 @@ def _count_consumers(root: Tensor) -> dict[Tensor, int]:
     return consumers
 
 
+def apply(fn_cls: type[ops.Function], *inputs: Tensor, **kwargs) -> Tensor:
+    """Run a Function of your own (a subclass of ops.Function) on tensors, recording it in the graph.
+
+    This is how to add an op: write forward and backward on numpy arrays, then
+    `y = tg.apply(MyOp, x)`; check it with `tg.gradcheck`.
+    """
+    for k, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"apply: input {k} of {fn_cls.__name__} is a {type(t).__name__}, not a Tensor")
+    return _apply(fn_cls, *inputs, **kwargs)
+
+
 # -- functions on several tensors -------------------------------------------------------------------
 
 

@@ -359,3 +359,35 @@ def test_other_errors_are_clear():
         x.item()
     with pytest.raises(tg.OpError, match="sum"):
         x.sum(axis=2)
+
+
+class Recorded(tg.Function):
+    """y = x + 0 that notes when its backward runs, to observe the engine's order."""
+
+    log: list = []
+
+    def forward(self, x, label):
+        self.label = label
+        return x.copy()
+
+    def backward(self, g):
+        Recorded.log.append(self.label)
+        return (g,)
+
+
+def test_backward_runs_in_topological_order():
+    """Each node runs once, after all its consumers, in the order topological_order() reports."""
+    from tinygrad_rnn.tensor import topological_order
+
+    x = leaf(shape=(3,))
+    a = tg.apply(Recorded, x, label="a")
+    b = tg.apply(Recorded, a * 2, label="b")
+    c = tg.apply(Recorded, a.tanh() + b, label="c")
+    d = tg.apply(Recorded, c * b + a, label="d")
+    root = d.sum()
+    order = [t._ctx.label for t in topological_order(root) if isinstance(t._ctx, Recorded)]
+    Recorded.log = []
+    root.backward()
+    assert Recorded.log == order
+    assert sorted(order) == ["a", "b", "c", "d"]
+    assert order.index("d") < order.index("c") < order.index("b") < order.index("a")

@@ -252,14 +252,16 @@ class Tensor:
                 raise BackwardError(f"backward: grad has shape {g.shape} but the tensor has shape {self.shape}")
 
         if self._ctx is None:  # backward on a leaf: its gradient is grad itself
-            _accumulate(self, g)
+            self.grad = g.astype(self.dtype) if self.grad is None else self.grad + g
             return
+        # Kahn's algorithm, as in topological_order() below but fused with the gradient work:
+        # a tensor is ready once every consumer has sent its gradient.
         consumers = _count_consumers(self)
         grads: dict[Tensor, np.ndarray | None] = {self: g}
-        ready = [self]  # interior tensors whose consumers have all sent their gradient
+        ready = [self]
         while ready:
             t = ready.pop()
-            g = grads.pop(t)
+            g = grads.pop(t, None)
             ctx = t._ctx
             parents = ctx.parents
             parent_grads = ctx.backward(g) if g is not None else (None,) * len(parents)
@@ -277,9 +279,10 @@ class Tensor:
                         else:
                             p.grad += pg
                     continue
-                prev = grads.get(p)
-                # Never add in place: one array may have been handed to two parents (a + a).
-                grads[p] = pg if prev is None else (prev if pg is None else prev + pg)
+                if pg is not None:
+                    prev = grads.get(p)
+                    # Never add in place: one array may have been handed to two parents (a + a).
+                    grads[p] = pg if prev is None else prev + pg
                 n = consumers[p] - 1
                 consumers[p] = n
                 if n == 0:
@@ -477,10 +480,10 @@ def _apply(fn_cls: type[ops.Function], *inputs: Tensor, **kwargs) -> Tensor:
     fn = fn_cls()
     n = len(inputs)
     try:
-        if n == 2:
-            out = fn.forward(inputs[0].data, inputs[1].data, **kwargs)
+        if n == 2 and not kwargs:
+            out = fn.forward(inputs[0].data, inputs[1].data)
         elif n == 1:
-            out = fn.forward(inputs[0].data, **kwargs)
+            out = fn.forward(inputs[0].data, **kwargs) if kwargs else fn.forward(inputs[0].data)
         else:
             out = fn.forward(*[t.data for t in inputs], **kwargs)
     except (ValueError, IndexError, TypeError) as err:
@@ -502,14 +505,6 @@ def _apply(fn_cls: type[ops.Function], *inputs: Tensor, **kwargs) -> Tensor:
             t.data, t.grad, t.requires_grad, t._ctx, t.name, t.scope = out, None, True, fn, None, _scope
             return t
     return Tensor._make(out, None)
-
-
-def _accumulate(leaf: Tensor, g: np.ndarray) -> None:
-    """leaf.grad += g, in the leaf's dtype, into an array the leaf owns (astype copies)."""
-    if leaf.grad is None:
-        leaf.grad = g.astype(leaf.data.dtype)
-    else:
-        leaf.grad += g
 
 
 def _count_consumers(root: Tensor) -> dict[Tensor, int]:
@@ -538,6 +533,28 @@ def _count_consumers(root: Tensor) -> dict[Tensor, int]:
                     consumers[p] = 1
                     stack.append(p)
     return consumers
+
+
+def topological_order(root: Tensor) -> list[Tensor]:
+    """The interior (non-leaf) tensors below `root`, in the order backward visits them.
+
+    Each tensor comes after every tensor that consumed it, so when backward reaches it, all the
+    gradient it will ever receive has arrived (Kahn's algorithm: a tensor is ready once its
+    count of unvisited consumers drops to zero). Iterative, so 100,000-op chains are fine.
+    """
+    consumers = _count_consumers(root)
+    order: list[Tensor] = []
+    ready = [root] if root._ctx is not None else []
+    while ready:
+        t = ready.pop()
+        order.append(t)
+        for p in t._ctx.parents:
+            if p._ctx is not None:
+                n = consumers[p] - 1
+                consumers[p] = n
+                if n == 0:
+                    ready.append(p)
+    return order
 
 
 def apply(fn_cls: type[ops.Function], *inputs: Tensor, **kwargs) -> Tensor:

@@ -92,7 +92,9 @@ def tour(x: float, w: float, b: float) -> None:
     engine = {"x": xs.grad, "w": ws.grad, "b": bs.grad}
     for name, value in engine.items():
         assert np.isclose(value, leaf_grads[name], rtol=1e-12), (name, value, leaf_grads[name])
-    print("\nloss.backward() gives the same numbers:", ", ".join(f"{k}.grad = {float(v):+.6f}" for k, v in engine.items()))
+    print(
+        "\nloss.backward() gives the same numbers:", ", ".join(f"{k}.grad = {float(v):+.6f}" for k, v in engine.items())
+    )
 
     ok = tg.gradcheck(build, [xs, ws, bs])
     print(f"tg.gradcheck against central finite differences: {'passed' if ok else 'FAILED'}")

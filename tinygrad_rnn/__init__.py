@@ -5,10 +5,10 @@ from .gradcheck import GradcheckError, gradcheck
 from .ops import Function
 from .tensor import (
     AnomalyError,
-    apply,
     BackwardError,
     OpError,
     Tensor,
+    apply,
     cat,
     current_scope,
     detect_anomaly,

@@ -257,6 +257,11 @@ class MatMul(Function):
             da = g @ b.T if self.needs_input_grad[0] else None
             db = a.T @ g if self.needs_input_grad[1] else None
             return da, db
+        if a.ndim > 2 and b.ndim == 2:  # (T, B, I) @ (I, O): the same as one (T*B, I) @ (I, O)
+            a2, g2 = a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1])
+            da = (g2 @ b.T).reshape(a.shape) if self.needs_input_grad[0] else None
+            db = a2.T @ g2 if self.needs_input_grad[1] else None
+            return da, db
         # A vector is a matrix with one row (on the left) or one column (on the right).
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
@@ -381,12 +386,35 @@ def _has_advanced_index(idx) -> bool:
     return any(isinstance(i, (list, np.ndarray)) for i in items)
 
 
-class GetItem(Function):
-    """y = x[idx];  dx = zeros like x with g added at idx.
+class IndexedGrad:
+    """The gradient of x[idx]: g at idx and zero everywhere else, kept in that sparse form.
 
-    Basic indexing (ints, slices) never repeats an element, so g is simply written in place.
+    An RNN layer slices one tensor T times (one slice per time step). Materialising T full-size
+    arrays of zeros would cost O(T^2); the engine instead adds each g into one buffer at idx.
+    """
+
+    __slots__ = ("shape", "dtype", "idx", "g")
+
+    def __init__(self, shape, dtype, idx, g) -> None:
+        self.shape, self.dtype, self.idx, self.g = shape, dtype, idx, g
+
+    def add_to(self, dense: np.ndarray) -> None:
+        if _has_advanced_index(self.idx):
+            np.add.at(dense, self.idx, self.g)  # repeated indices each add their gradient
+        else:
+            dense[self.idx] += self.g  # basic indexing never repeats an element
+
+    def dense(self, dtype=None) -> np.ndarray:
+        out = np.zeros(self.shape, dtype=dtype or self.dtype)
+        self.add_to(out)
+        return out
+
+
+class GetItem(Function):
+    """y = x[idx];  dx = zeros like x with g added at idx (returned sparse, as an IndexedGrad).
+
     Integer-array indexing may pick the same element several times (an embedding lookup of a
-    repeated token); np.add.at then adds every copy's gradient instead of keeping only the last.
+    repeated token); every copy's gradient is then added, not just the last one's.
     """
 
     def forward(self, x, idx):
@@ -394,12 +422,7 @@ class GetItem(Function):
         return x[idx]
 
     def backward(self, g):
-        dx = np.zeros(self.in_shape, dtype=self.dtype)
-        if _has_advanced_index(self.idx):
-            np.add.at(dx, self.idx, g)
-        else:
-            dx[self.idx] = g
-        return (dx,)
+        return (IndexedGrad(self.in_shape, self.dtype, self.idx, g),)
 
     def describe(self):
         return f"[{_format_index(self.idx)}]"

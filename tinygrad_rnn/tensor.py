@@ -38,44 +38,56 @@ def _scope_suffix(scope: tuple[str, ...]) -> str:
     return f" (in scope {'/'.join(scope)})" if scope else ""
 
 
-@contextmanager
-def no_grad() -> Iterator[None]:
+class _GradMode:
+    """Context manager that sets grad mode and restores it (a class: it runs on every time step)."""
+
+    __slots__ = ("mode", "prev")
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = mode
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self.prev, _grad_enabled = _grad_enabled, self.mode
+
+    def __exit__(self, *exc) -> None:
+        global _grad_enabled
+        _grad_enabled = self.prev
+
+
+def no_grad() -> _GradMode:
     """Inside this block ops record no graph (evaluation, optimizer updates)."""
-    global _grad_enabled
-    prev, _grad_enabled = _grad_enabled, False
-    try:
-        yield
-    finally:
-        _grad_enabled = prev
+    return _GradMode(False)
 
 
-@contextmanager
-def enable_grad() -> Iterator[None]:
+def enable_grad() -> _GradMode:
     """Turn graph recording back on inside a `no_grad` block."""
-    global _grad_enabled
-    prev, _grad_enabled = _grad_enabled, True
-    try:
-        yield
-    finally:
-        _grad_enabled = prev
+    return _GradMode(True)
 
 
 def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
-@contextmanager
-def scope(name: str) -> Iterator[None]:
-    """Every tensor made inside records the scope stack, e.g. ('lstm', 't=3', 'forget_gate').
-
-    The renderer groups nodes by it; errors mention it.
+class scope:
+    """`with tg.scope("forget_gate"):` every tensor made inside records the scope stack,
+    e.g. ('lstm', 'layer=0', 't=3', 'forget_gate'). The renderer groups nodes by it; errors
+    mention it. (A class rather than a generator: cells enter several scopes per time step.)
     """
-    global _scope
-    prev, _scope = _scope, _scope + (str(name),)
-    try:
-        yield
-    finally:
-        _scope = prev
+
+    __slots__ = ("name", "prev")
+
+    def __init__(self, name: str) -> None:
+        self.name = str(name)
+
+    def __enter__(self) -> None:
+        global _scope
+        self.prev = _scope
+        _scope = _scope + (self.name,)
+
+    def __exit__(self, *exc) -> None:
+        global _scope
+        _scope = self.prev
 
 
 def current_scope() -> tuple[str, ...]:
@@ -115,6 +127,8 @@ def _describe(t: Tensor) -> str:
 
 def _check_finite(fn: ops.Function, arrays, where: str, scope_: tuple[str, ...], inputs) -> None:
     for a in arrays:
+        if type(a) is ops.IndexedGrad:
+            a = a.g
         if a is not None and a.dtype.kind == "f" and not np.isfinite(a).all():
             names = ", ".join(_describe(t) for t in inputs)
             raise AnomalyError(f"{fn.name}: {where} produced nan or inf{_scope_suffix(scope_)}; inputs: {names}")
@@ -257,11 +271,16 @@ class Tensor:
         # Kahn's algorithm, as in topological_order() below but fused with the gradient work:
         # a tensor is ready once every consumer has sent its gradient.
         consumers = _count_consumers(self)
-        grads: dict[Tensor, np.ndarray | None] = {self: g}
+        grads: dict[Tensor, np.ndarray | ops.IndexedGrad | None] = {self: g}
+        owned: set[int] = set()  # ids of sum buffers this backward allocated: safe to add into in place
         ready = [self]
         while ready:
             t = ready.pop()
             g = grads.pop(t, None)
+            if type(g) is ops.IndexedGrad:
+                g = g.dense()
+            elif g is not None:
+                owned.discard(id(g))
             ctx = t._ctx
             parents = ctx.parents
             parent_grads = ctx.backward(g) if g is not None else (None,) * len(parents)
@@ -274,15 +293,18 @@ class Tensor:
             for p, pg in zip(parents, parent_grads, strict=True):
                 if p._ctx is None:  # a leaf: nothing runs after it, so accumulate right away
                     if pg is not None and p.requires_grad:
-                        if p.grad is None:
+                        if type(pg) is ops.IndexedGrad:
+                            if p.grad is None:
+                                p.grad = np.zeros(p.shape, dtype=p.data.dtype)
+                            pg.add_to(p.grad)
+                        elif p.grad is None:
                             p.grad = pg.astype(p.data.dtype)  # astype copies: the leaf owns its grad
                         else:
                             p.grad += pg
                     continue
                 if pg is not None:
                     prev = grads.get(p)
-                    # Never add in place: one array may have been handed to two parents (a + a).
-                    grads[p] = pg if prev is None else prev + pg
+                    grads[p] = pg if prev is None else _sum_into(prev, pg, owned)
                 n = consumers[p] - 1
                 consumers[p] = n
                 if n == 0:
@@ -505,6 +527,23 @@ def _apply(fn_cls: type[ops.Function], *inputs: Tensor, **kwargs) -> Tensor:
             t.data, t.grad, t.requires_grad, t._ctx, t.name, t.scope = out, None, True, fn, None, _scope
             return t
     return Tensor._make(out, None)
+
+
+def _sum_into(prev, pg, owned: set[int]) -> np.ndarray:
+    """prev + pg for a tensor with several consumers.
+
+    The first sum goes into a new buffer that this backward owns; later contributions are added
+    into it in place. Arrays that ops handed over are never written to: add's backward gives the
+    same array to both of its inputs (a + a).
+    """
+    if id(prev) not in owned:
+        prev = prev.dense() if type(prev) is ops.IndexedGrad else prev.copy()
+        owned.add(id(prev))
+    if type(pg) is ops.IndexedGrad:
+        pg.add_to(prev)
+    else:
+        prev += pg
+    return prev
 
 
 def _count_consumers(root: Tensor) -> dict[Tensor, int]:

@@ -1,8 +1,10 @@
 """tinygrad_rnn: a small reverse-mode autograd engine on numpy, for learning how RNNs and LSTMs work."""
 
-from . import ops
+from . import nn, ops, optim
 from .gradcheck import GradcheckError, gradcheck
+from .nn.init import manual_seed
 from .ops import Function
+from .serialization import load, save
 from .tensor import (
     AnomalyError,
     BackwardError,
@@ -38,6 +40,11 @@ __all__ = [
     "enable_grad",
     "gradcheck",
     "is_grad_enabled",
+    "load",
+    "manual_seed",
+    "nn",
+    "optim",
+    "save",
     "no_grad",
     "ones",
     "scope",

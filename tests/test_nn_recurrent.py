@@ -1,0 +1,263 @@
+"""Recurrent cells and layers: PyTorch's equations, names and shapes; gradients; identities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+from tinygrad_rnn import nn
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch is not installed (optional reference)")
+
+I, H, B, T = 3, 4, 2, 5
+
+
+def rand(*shape, seed=0, requires_grad=True):
+    return tg.Tensor(np.random.default_rng(seed).standard_normal(shape), requires_grad=requires_grad)
+
+
+# -- PyTorch equivalence ------------------------------------------------------------------------------
+
+CELLS = [("RNNCell", {}), ("RNNCell", {"nonlinearity": "relu"}), ("LSTMCell", {}), ("GRUCell", {})]
+
+
+def _torch_state_dict(module):
+    return {k: v.detach().numpy() for k, v in module.state_dict().items()}
+
+
+def _compare_grads(ref_module, ours, atol):
+    ref_params = dict(ref_module.named_parameters())
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad, ref_params[name].grad.numpy(), atol=atol, err_msg=name)
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype,atol", [(np.float64, 1e-9), (np.float32, 1e-4)])
+@pytest.mark.parametrize("cls,kw", CELLS, ids=[f"{c}-{k.get('nonlinearity', '')}" for c, k in CELLS])
+@pytest.mark.parametrize("bias", [True, False])
+def test_cell_matches_pytorch_over_several_steps(cls, kw, bias, dtype, atol):
+    torch.manual_seed(0)
+    ref = getattr(torch.nn, cls)(I, H, bias=bias, **kw).to(torch.float64 if dtype == np.float64 else torch.float32)
+    ours = getattr(nn, cls)(I, H, bias=bias, **kw).to_dtype(dtype)
+    ours.load_state_dict(_torch_state_dict(ref))
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in ref.named_parameters()]
+    xs = np.random.default_rng(1).standard_normal((T, B, I)).astype(dtype)
+    x_ours = [tg.Tensor(x, requires_grad=True) for x in xs]
+    x_ref = [torch.tensor(x, requires_grad=True) for x in xs]
+    lstm = cls == "LSTMCell"
+    s_ours = s_ref = None
+    loss_ours, loss_ref = 0, 0
+    for t in range(T):
+        s_ours = ours(x_ours[t], s_ours)
+        s_ref = ref(x_ref[t], s_ref)
+        h_ours, h_ref = (s_ours[0], s_ref[0]) if lstm else (s_ours, s_ref)
+        np.testing.assert_allclose(h_ours.data, h_ref.detach().numpy(), atol=atol)
+        loss_ours = loss_ours + (h_ours * float(t + 1)).sum()
+        loss_ref = loss_ref + (h_ref * float(t + 1)).sum()
+    if lstm:
+        loss_ours, loss_ref = loss_ours + s_ours[1].sum(), loss_ref + s_ref[1].sum()
+    loss_ours.backward()
+    loss_ref.backward()
+    for a, b in zip(x_ours, x_ref, strict=True):
+        np.testing.assert_allclose(a.grad, b.grad.numpy(), atol=atol)
+    _compare_grads(ref, ours, atol)
+
+
+LAYERS = ["RNN", "LSTM", "GRU"]
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype,atol", [(np.float64, 1e-9), (np.float32, 1e-4)])
+@pytest.mark.parametrize("cls", LAYERS)
+@pytest.mark.parametrize("num_layers,batch_first,with_state", [(1, False, False), (2, True, True), (3, False, True)])
+def test_layer_matches_pytorch(cls, num_layers, batch_first, with_state, dtype, atol):
+    torch.manual_seed(0)
+    tdtype = torch.float64 if dtype == np.float64 else torch.float32
+    ref = getattr(torch.nn, cls)(I, H, num_layers=num_layers, batch_first=batch_first).to(tdtype)
+    ours = getattr(nn, cls)(I, H, num_layers=num_layers, batch_first=batch_first).to_dtype(dtype)
+    ours.load_state_dict(_torch_state_dict(ref))
+    assert list(ours.state_dict()) == list(ref.state_dict())
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((B, T, I) if batch_first else (T, B, I)).astype(dtype)
+    xo, xr = tg.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    hx_o = hx_r = None
+    if with_state:
+        h0 = rng.standard_normal((num_layers, B, H)).astype(dtype)
+        c0 = rng.standard_normal((num_layers, B, H)).astype(dtype)
+        if cls == "LSTM":
+            hx_o, hx_r = (tg.Tensor(h0), tg.Tensor(c0)), (torch.tensor(h0), torch.tensor(c0))
+        else:
+            hx_o, hx_r = tg.Tensor(h0), torch.tensor(h0)
+    out_o, hn_o = ours(xo, hx_o)
+    out_r, hn_r = ref(xr, hx_r)
+    np.testing.assert_allclose(out_o.data, out_r.detach().numpy(), atol=atol)
+    if cls == "LSTM":
+        np.testing.assert_allclose(hn_o[1].data, hn_r[1].detach().numpy(), atol=atol)
+        hn_o, hn_r = hn_o[0] * 2.0 + hn_o[1], hn_r[0] * 2.0 + hn_r[1]
+    np.testing.assert_allclose(hn_o.data, hn_r.detach().numpy(), atol=atol) if cls != "LSTM" else None
+    w = rng.standard_normal(out_o.shape).astype(dtype)
+    (out_o * tg.Tensor(w)).sum().__add__(hn_o.sum()).backward()
+    ((out_r * torch.tensor(w)).sum() + hn_r.sum()).backward()
+    np.testing.assert_allclose(xo.grad, xr.grad.numpy(), atol=atol)
+    _compare_grads(ref, ours, atol)
+
+
+@needs_torch
+def test_unbatched_input_matches_pytorch():
+    torch.manual_seed(0)
+    ref = torch.nn.LSTM(I, H).double()
+    ours = nn.LSTM(I, H).double()
+    ours.load_state_dict(_torch_state_dict(ref))
+    x = np.random.default_rng(3).standard_normal((T, I))
+    out_o, (h_o, c_o) = ours(tg.Tensor(x))
+    out_r, (h_r, c_r) = ref(torch.tensor(x))
+    assert out_o.shape == (T, H) and h_o.shape == (1, H)
+    np.testing.assert_allclose(out_o.data, out_r.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(c_o.data, c_r.detach().numpy(), atol=1e-12)
+
+
+@needs_torch
+def test_default_initialisation_ranges_match_pytorch():
+    nn.manual_seed(0)
+    for cls in ("RNNCell", "LSTMCell", "GRUCell", "LSTM"):
+        ours = getattr(nn, cls)(10, 25)
+        ref = getattr(torch.nn, cls)(10, 25)
+        for (n, p), (n2, q) in zip(ours.named_parameters(), ref.named_parameters(), strict=True):
+            assert n == n2 and p.shape == tuple(q.shape) and p.dtype == np.float32
+            assert np.abs(p.data).max() <= 1 / np.sqrt(25) + 1e-7
+            assert np.abs(p.data).max() > 0.8 / np.sqrt(25)  # really spread over the range
+
+
+# -- gradients, identities ---------------------------------------------------------------------------
+
+ALL_CELLS = [nn.RNNCell, nn.LSTMCell, nn.GRUCell, nn.PeepholeLSTMCell, nn.CoupledLSTMCell]
+
+
+@pytest.mark.parametrize("cls", ALL_CELLS, ids=[c.__name__ for c in ALL_CELLS])
+def test_cell_gradcheck_float64(cls):
+    nn.manual_seed(1)
+    cell = cls(I, H).double()
+    lstm = issubclass(cls, nn.LSTMCell)
+
+    def run(x0, x1, h0, *params):
+        state = (h0, h0 * 0.5) if lstm else h0
+        for x in (x0, x1):
+            state = cell(x, state)
+        return (state[0] * state[1]).sum() if lstm else state.sum()
+
+    inputs = [rand(B, I, seed=2), rand(B, I, seed=3), rand(B, H, seed=4), *cell.parameters()]
+    assert tg.gradcheck(run, inputs)
+
+
+def test_peephole_with_zero_peepholes_is_lstm():
+    nn.manual_seed(0)
+    peep, plain = nn.PeepholeLSTMCell(I, H).double(), nn.LSTMCell(I, H).double()
+    plain.load_state_dict({k: v for k, v in peep.state_dict().items() if k in plain.state_dict()})
+    for w in (peep.weight_ci, peep.weight_cf, peep.weight_co):
+        w.data[...] = 0
+    x, h, c = rand(B, I, seed=1), rand(B, H, seed=2), rand(B, H, seed=3)
+    hp, cp = peep(x, (h, c))
+    hl, cl = plain(x, (h, c))
+    np.testing.assert_allclose(hp.data, hl.data, atol=1e-15)
+    np.testing.assert_allclose(cp.data, cl.data, atol=1e-15)
+    for w in (peep.weight_ci, peep.weight_cf, peep.weight_co):  # and the peepholes do matter
+        w.data[...] = 0.5
+    assert not np.allclose(peep(x, (h, c))[1].data, cl.data)
+
+
+def test_coupled_is_lstm_with_input_gate_one_minus_forget():
+    """An LSTMCell computed by hand with i forced to 1 - f, using the coupled cell's f, g, o weights."""
+    nn.manual_seed(0)
+    cell = nn.CoupledLSTMCell(I, H).double()
+    x, h, c = rand(B, I, seed=1), rand(B, H, seed=2), rand(B, H, seed=3)
+    hc, cc = cell(x, (h, c))
+    W_ih, W_hh = cell.weight_ih.data, cell.weight_hh.data
+    pre = x.data @ W_ih.T + cell.bias_ih.data + h.data @ W_hh.T + cell.bias_hh.data
+    f, g, o = 1 / (1 + np.exp(-pre[:, :H])), np.tanh(pre[:, H : 2 * H]), 1 / (1 + np.exp(-pre[:, 2 * H :]))
+    c_new = f * c.data + (1 - f) * g
+    np.testing.assert_allclose(cc.data, c_new, atol=1e-14)
+    np.testing.assert_allclose(hc.data, o * np.tanh(c_new), atol=1e-14)
+    assert cell.weight_ih.shape == (3 * H, I)
+
+
+def test_variant_layers_run_and_name_parameters():
+    for cls in (nn.PeepholeLSTM, nn.CoupledLSTM):
+        layer = cls(I, H, num_layers=2)
+        out, (h, c) = layer(rand(T, B, I, requires_grad=False))
+        assert out.shape == (T, B, H) and h.shape == c.shape == (2, B, H)
+    names = [n for n, _ in nn.PeepholeLSTM(I, H).named_parameters()]
+    assert names[-3:] == ["weight_ci_l0", "weight_cf_l0", "weight_co_l0"]
+
+
+# -- scopes, names, truncation -------------------------------------------------------------------------
+
+
+def test_layer_records_layer_step_and_gate_scopes():
+    lstm = nn.LSTM(I, H, num_layers=2)
+    out, (h, c) = lstm(rand(3, B, I, requires_grad=False))
+    scopes = set()
+    stack = [out]
+    seen = set()
+    while stack:
+        t = stack.pop()
+        if id(t) in seen or t._ctx is None:
+            continue
+        seen.add(id(t))
+        scopes.add(t.scope)
+        stack.extend(t._ctx.parents)
+    for layer in ("layer=0", "layer=1"):
+        for step in ("t=0", "t=1", "t=2"):
+            for gate in ("input_gate", "forget_gate", "candidate", "output_gate", "cell_state"):
+                assert ("lstm", layer, step, gate) in scopes
+
+
+def test_cell_names_its_gate_tensors():
+    h, c = nn.LSTMCell(I, H)(rand(B, I))
+    assert (h.name, c.name) == ("h", "c")
+    f = c._ctx.parents[0]._ctx.parents[0]  # c = (f * c_prev) + (i * g)
+    assert f.name == "f" and f.scope == ("lstmcell", "forget_gate")
+
+
+def test_truncated_bptt_detach_state():
+    lstm = nn.LSTM(I, H)
+    x = rand(2 * T, B, I, requires_grad=True)
+    out1, state = lstm(x[:T])
+    state = nn.detach_state(state)
+    out2, _ = lstm(x[T:], state)
+    out2.sum().backward()
+    assert np.all(x.grad[:T] == 0) and np.any(x.grad[T:] != 0)  # no gradient crossed the cut
+    assert state[0]._ctx is None and state[1]._ctx is None
+
+
+# -- errors ----------------------------------------------------------------------------------------------
+
+
+def test_clear_errors():
+    with pytest.raises(tg.OpError, match=r"LSTMCell: input has 5 features .* expected input_size=3"):
+        nn.LSTMCell(I, H)(rand(B, 5))
+    with pytest.raises(tg.OpError, match=r"GRUCell: h has shape \(2, 3\), expected \(2, 4\)"):
+        nn.GRUCell(I, H)(rand(B, I), rand(B, 3))
+    with pytest.raises(tg.OpError, match=r"LSTM: h_0 has shape"):
+        nn.LSTM(I, H, num_layers=2)(rand(T, B, I), (rand(1, B, H), rand(2, B, H)))
+    with pytest.raises(ValueError, match="nonlinearity"):
+        nn.RNNCell(I, H, nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match="num_layers"):
+        nn.GRU(I, H, num_layers=0)
+    with pytest.raises(tg.OpError, match="input must be 2-D"):
+        nn.RNN(I, H)(rand(B, T, I, 1))
+
+
+def test_slicing_one_tensor_per_step_accumulates_every_step():
+    """T slices of one tensor: every step's gradient lands in its own row, none lost."""
+    x = rand(50, 3)
+    total = x[0].sum() * 0.0
+    for t in range(50):
+        total = total + (x[t] * float(t)).sum()
+    total.backward()
+    np.testing.assert_array_equal(x.grad[:, 0], np.arange(50, dtype=float))

@@ -1,0 +1,154 @@
+"""Module and Parameter: named, nested containers of trainable tensors, with PyTorch's interface.
+
+A Module finds its parameters and sub-modules by looking at its own attributes, in the order they
+were assigned (a Parameter, a Module, or a list/tuple of Modules). Names are dotted paths
+("encoder.weight", "layers.0.bias"), so a PyTorch state_dict converted to numpy loads unchanged.
+Calling a module pushes its scope name, so its ops are grouped in errors and drawings.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from ..tensor import Tensor, scope
+
+
+class Parameter(Tensor):
+    """A leaf Tensor that a Module trains: requires_grad is always on."""
+
+    __slots__ = ()
+
+    def __init__(self, data, name: str | None = None, dtype=None) -> None:
+        super().__init__(data, requires_grad=True, name=name, dtype=dtype)
+
+
+class Module:
+    """Base class of layers and models. Subclasses set attributes in __init__ and write forward()."""
+
+    training: bool = True
+
+    @property
+    def scope_name(self) -> str:
+        """The scope pushed when the module is called (the class name in lower case by default)."""
+        return self.__dict__.get("_scope_name") or type(self).__name__.lower()
+
+    @scope_name.setter
+    def scope_name(self, value: str) -> None:
+        self.__dict__["_scope_name"] = value
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with scope(self.scope_name):
+            return self.forward(*args, **kwargs)
+
+    # -- the tree of modules and parameters ------------------------------------------------------
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+            elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Module) for v in value):
+                for k, sub in enumerate(value):
+                    yield f"{name}.{k}", sub
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) for this module's own parameters, then each child's."""
+        for name, value in vars(self).items():
+            if isinstance(value, Parameter):
+                yield prefix + name, value
+        for name, child in self.named_children():
+            yield from child.named_parameters(prefix=f"{prefix}{name}.")
+
+    def parameters(self) -> Iterator[Parameter]:
+        for _, p in self.named_parameters():
+            yield p
+
+    def modules(self) -> Iterator[Module]:
+        yield self
+        for _, child in self.named_children():
+            yield from child.modules()
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode: bool = True) -> Module:
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def to_dtype(self, dtype) -> Module:
+        """Cast every parameter's values to dtype (the Parameter objects stay the same)."""
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+            p.grad = None
+        return self
+
+    def double(self) -> Module:
+        """float64 parameters, e.g. for gradcheck or a 1e-9 comparison with PyTorch."""
+        return self.to_dtype(np.float64)
+
+    def float(self) -> Module:
+        return self.to_dtype(np.float32)
+
+    def num_parameters(self) -> int:
+        return sum(p.data.size for p in self.parameters())
+
+    # -- state dicts -----------------------------------------------------------------------------
+
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """Copies of every parameter's values, by dotted name (a snapshot: training goes on unchanged)."""
+        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> None:
+        """Copy values into the parameters in place (optimizers keep working on the same arrays).
+
+        Every missing, unexpected or wrongly shaped key is named in one error; nothing is changed
+        unless the whole state_dict fits. strict=False ignores missing and unexpected keys.
+        """
+        own = dict(self.named_parameters())
+        values = {k: np.asarray(v.data if isinstance(v, Tensor) else v) for k, v in state_dict.items()}
+        missing = [k for k in own if k not in values]
+        unexpected = [k for k in values if k not in own]
+        wrong = [
+            f"{k}: expected {own[k].shape}, got {values[k].shape}"
+            for k in own
+            if k in values and values[k].shape != own[k].shape
+        ]
+        problems = []
+        if strict and missing:
+            problems.append(f"missing keys: {', '.join(missing)}")
+        if strict and unexpected:
+            problems.append(f"unexpected keys: {', '.join(unexpected)}")
+        if wrong:
+            problems.append(f"wrong shapes: {'; '.join(wrong)}")
+        bad_dtype = [k for k in own if k in values and values[k].dtype.kind not in "fiub"]
+        if bad_dtype:
+            problems.append(f"not numeric: {', '.join(bad_dtype)}")
+        if problems:
+            raise KeyError(f"load_state_dict for {type(self).__name__}: " + " | ".join(problems))
+        for k, p in own.items():
+            if k in values:
+                p.data[...] = values[k]
+
+    def __repr__(self) -> str:
+        children = list(self.named_children())
+        extra = self.extra_repr()
+        if not children:
+            return f"{type(self).__name__}({extra})"
+        lines = [f"{type(self).__name__}({extra}"]
+        for name, child in children:
+            lines.append("  (" + name + "): " + repr(child).replace("\n", "\n  "))
+        return "\n".join(lines) + "\n)"
+
+    def extra_repr(self) -> str:
+        return ""

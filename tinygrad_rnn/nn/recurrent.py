@@ -1,0 +1,372 @@
+"""Recurrent cells and sequence layers, written with the engine's primitive ops only.
+
+Every cell is matmul, add, slicing, sigmoid, tanh and mul: its whole graph can be drawn and its
+gradients are the engine's own. Parameter names, shapes, gate order and initialisation are
+PyTorch's (`weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`; gates stacked along the first axis),
+so a torch.nn.LSTMCell / LSTM state_dict converted to numpy loads unchanged.
+
+A cell splits its work in two: `input_projection(x) = x @ weight_ih.T + bias_ih`, which does not
+depend on the past, and `recur(gi, state)`, the part that does. A cell's forward does both; a
+sequence layer projects all T steps in one matmul and then calls `recur` T times.
+
+Shapes: B batch, I input_size, H hidden_size, T time steps; x (B, I), h and c (B, H).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..tensor import OpError, Tensor, scope, stack, zeros
+from . import init
+from .module import Module, Parameter
+
+
+def _named(t: Tensor, name: str) -> Tensor:
+    t.name = name
+    return t
+
+
+class _CellBase(Module):
+    """Weights of a cell with `n_gates` gate blocks; all drawn from U(-1/sqrt(H), 1/sqrt(H))."""
+
+    n_gates = 1
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, rng=None) -> None:
+        if input_size <= 0 or hidden_size <= 0:
+            raise ValueError(f"{type(self).__name__}: input_size and hidden_size must be positive")
+        self.input_size, self.hidden_size = input_size, hidden_size
+        k = 1 / math.sqrt(hidden_size)
+        G = self.n_gates * hidden_size
+        self.weight_ih = Parameter(init.uniform((G, input_size), k, rng), name="weight_ih")
+        self.weight_hh = Parameter(init.uniform((G, hidden_size), k, rng), name="weight_hh")
+        self.bias_ih = Parameter(init.uniform((G,), k, rng), name="bias_ih") if bias else None
+        self.bias_hh = Parameter(init.uniform((G,), k, rng), name="bias_hh") if bias else None
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, bias={self.bias_ih is not None}"
+
+    def input_projection(self, x: Tensor) -> Tensor:
+        """x @ weight_ih.T + bias_ih for x of shape (..., I); several steps at once fold into one matmul."""
+        if x.shape[-1] != self.input_size:
+            raise OpError(
+                f"{type(self).__name__}: input has {x.shape[-1]} features (shape {x.shape}), "
+                f"expected input_size={self.input_size}"
+            )
+        if x.ndim > 2:  # (T, B, I): one (T*B, I) matmul
+            gi = (x.reshape(-1, self.input_size) @ self.weight_ih.T).reshape(*x.shape[:-1], -1)
+        else:
+            gi = x @ self.weight_ih.T
+        return gi + self.bias_ih if self.bias_ih is not None else gi
+
+    def hidden_projection(self, h: Tensor) -> Tensor:
+        """h @ weight_hh.T + bias_hh: what the previous step contributes to every gate."""
+        gh = h @ self.weight_hh.T
+        return gh + self.bias_hh if self.bias_hh is not None else gh
+
+    def gate(self, gates: Tensor, k: int) -> Tensor:
+        """Block k of the stacked gate pre-activations (gates (..., n_gates*H) -> (..., H))."""
+        H = self.hidden_size
+        return gates[..., k * H : (k + 1) * H]
+
+    def zero_state(self, batch_shape: tuple[int, ...], dtype=np.float32) -> Tensor:
+        return zeros((*batch_shape, self.hidden_size), dtype=dtype)
+
+    def _check_state(self, h: Tensor, x_shape: tuple[int, ...], what: str = "h") -> None:
+        expected = (*x_shape[:-1], self.hidden_size)
+        if h.shape != expected:
+            raise OpError(f"{type(self).__name__}: {what} has shape {h.shape}, expected {expected} for input {x_shape}")
+
+
+class RNNCell(_CellBase):
+    """The plain RNN of the article's first figures (module A with a single tanh layer):
+
+    h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)       (or relu)
+    """
+
+    n_gates = 1
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh", rng=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        super().__init__(input_size, hidden_size, bias, rng)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
+        if h is None:
+            h = self.zero_state(x.shape[:-1], x.dtype)
+        self._check_state(h, x.shape)
+        return self.recur(self.input_projection(x), h)
+
+    def recur(self, gi: Tensor, h: Tensor) -> Tensor:
+        pre = gi + self.hidden_projection(h)
+        return _named(pre.tanh() if self.nonlinearity == "tanh" else pre.relu(), "h")
+
+
+class LSTMCell(_CellBase):
+    """Long short-term memory, PyTorch's form (gates stacked in the order i, f, g, o):
+
+    i = sigmoid(W_ii x + b_ii + W_hi h + b_hi)      input gate: how much new to write
+    f = sigmoid(W_if x + b_if + W_hf h + b_hf)      forget gate: how much of c to keep
+    g = tanh(W_ig x + b_ig + W_hg h + b_hg)         candidate values (the article's C~)
+    o = sigmoid(W_io x + b_io + W_ho h + b_ho)      output gate
+    c' = f * c + i * g                              the cell state: the straight line on top
+    h' = o * tanh(c')
+    """
+
+    n_gates = 4
+
+    def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        if state is None:
+            state = (self.zero_state(x.shape[:-1], x.dtype), self.zero_state(x.shape[:-1], x.dtype))
+        self._check_state(state[0], x.shape, "h")
+        self._check_state(state[1], x.shape, "c")
+        return self.recur(self.input_projection(x), state)
+
+    def recur(self, gi: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        h, c = state
+        gates = gi + self.hidden_projection(h)
+        with scope("input_gate"):
+            i = _named(self.gate(gates, 0).sigmoid(), "i")
+        with scope("forget_gate"):
+            f = _named(self.gate(gates, 1).sigmoid(), "f")
+        with scope("candidate"):
+            g = _named(self.gate(gates, 2).tanh(), "g")
+        with scope("output_gate"):
+            o = _named(self.gate(gates, 3).sigmoid(), "o")
+        with scope("cell_state"):
+            c = _named(f * c + i * g, "c")
+        with scope("output_gate"):
+            h = _named(o * c.tanh(), "h")
+        return h, c
+
+
+class PeepholeLSTMCell(LSTMCell):
+    """LSTM with peephole connections (Gers & Schmidhuber, 2000), the article's first variant:
+    the input and forget gates also look at the old cell state c, the output gate at the new c',
+    through diagonal (elementwise) weights weight_ci, weight_cf, weight_co of shape (H,):
+
+        i = sigmoid(... + weight_ci * c)      f = sigmoid(... + weight_cf * c)
+        g = tanh(...)                         c' = f * c + i * g
+        o = sigmoid(... + weight_co * c')     h' = o * tanh(c')
+
+    The article draws the peepholes as full layers; diagonal weights are the original paper's
+    form. With all three peephole weights at zero this is exactly LSTMCell.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, rng=None) -> None:
+        super().__init__(input_size, hidden_size, bias, rng)
+        k = 1 / math.sqrt(hidden_size)
+        self.weight_ci = Parameter(init.uniform((hidden_size,), k, rng), name="weight_ci")
+        self.weight_cf = Parameter(init.uniform((hidden_size,), k, rng), name="weight_cf")
+        self.weight_co = Parameter(init.uniform((hidden_size,), k, rng), name="weight_co")
+
+    def recur(self, gi: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        h, c_prev = state
+        gates = gi + self.hidden_projection(h)
+        with scope("input_gate"):
+            i = _named((self.gate(gates, 0) + self.weight_ci * c_prev).sigmoid(), "i")
+        with scope("forget_gate"):
+            f = _named((self.gate(gates, 1) + self.weight_cf * c_prev).sigmoid(), "f")
+        with scope("candidate"):
+            g = _named(self.gate(gates, 2).tanh(), "g")
+        with scope("cell_state"):
+            c = _named(f * c_prev + i * g, "c")
+        with scope("output_gate"):
+            o = _named((self.gate(gates, 3) + self.weight_co * c).sigmoid(), "o")
+            h = _named(o * c.tanh(), "h")
+        return h, c
+
+
+class CoupledLSTMCell(LSTMCell):
+    """LSTM with coupled forget and input gates, the article's second variant: we only write new
+    values where we forget old ones. Three gate blocks, stacked in the order f, g, o:
+
+        f = sigmoid(W_if x + b_if + W_hf h + b_hf)     i = 1 - f
+        g = tanh(...)                                  c' = f * c + (1 - f) * g
+        o = sigmoid(...)                               h' = o * tanh(c')
+    """
+
+    n_gates = 3
+
+    def recur(self, gi: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        h, c = state
+        gates = gi + self.hidden_projection(h)
+        with scope("forget_gate"):
+            f = _named(self.gate(gates, 0).sigmoid(), "f")
+        with scope("input_gate"):
+            i = _named(1.0 - f, "i")
+        with scope("candidate"):
+            g = _named(self.gate(gates, 1).tanh(), "g")
+        with scope("output_gate"):
+            o = _named(self.gate(gates, 2).sigmoid(), "o")
+        with scope("cell_state"):
+            c = _named(f * c + i * g, "c")
+        with scope("output_gate"):
+            h = _named(o * c.tanh(), "h")
+        return h, c
+
+
+class GRUCell(_CellBase):
+    """Gated recurrent unit, PyTorch's form (gates stacked in the order r, z, n):
+
+        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)             reset gate
+        z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)             update gate
+        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))          candidate
+        h' = (1 - z) * n + z * h
+
+    Two differences from the article's GRU figure: there z weighs the *new* value,
+    h' = (1 - z) * h + z * h~ (so the roles of z and 1 - z swap), and r is applied to h before the
+    matmul, h~ = tanh(W [r * h, x]), where PyTorch applies it after (r * (W_hn h + b_hn)).
+    """
+
+    n_gates = 3
+
+    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
+        if h is None:
+            h = self.zero_state(x.shape[:-1], x.dtype)
+        self._check_state(h, x.shape)
+        return self.recur(self.input_projection(x), h)
+
+    def recur(self, gi: Tensor, h: Tensor) -> Tensor:
+        gh = self.hidden_projection(h)
+        with scope("reset_gate"):
+            r = _named((self.gate(gi, 0) + self.gate(gh, 0)).sigmoid(), "r")
+        with scope("update_gate"):
+            z = _named((self.gate(gi, 1) + self.gate(gh, 1)).sigmoid(), "z")
+        with scope("candidate"):
+            n = _named((self.gate(gi, 2) + r * self.gate(gh, 2)).tanh(), "n")
+        with scope("hidden"):
+            h = _named((1.0 - z) * n + z * h, "h")
+        return h
+
+
+# ------------------------------------------------------------------------------------------------
+# Sequence layers
+# ------------------------------------------------------------------------------------------------
+
+
+class _RecurrentLayer(Module):
+    """Stacked cells run over a sequence. Parameters are named as in PyTorch: weight_ih_l0, ...
+
+    input: (T, B, I), or (B, T, I) with batch_first=True, or (T, I) unbatched.
+    Returns (output, h_n): output (T, B, H) holds the last layer's h at every step, h_n
+    (num_layers, B, H) the last step's h of every layer. LSTMs return (output, (h_n, c_n)).
+    Scopes: the layer's name, then `layer=k`, then `t=s` for every step.
+    """
+
+    cell_class: type[_CellBase] = RNNCell
+    has_cell_state = False
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        rng=None,
+        **cell_kwargs,
+    ) -> None:
+        if num_layers < 1:
+            raise ValueError(f"{type(self).__name__}: num_layers must be at least 1, got {num_layers}")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.batch_first = batch_first
+        self.cells = [
+            self.cell_class(input_size if k == 0 else hidden_size, hidden_size, bias, rng=rng, **cell_kwargs)
+            for k in range(num_layers)
+        ]
+
+    def named_parameters(self, prefix: str = ""):
+        """PyTorch's flat names: weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, weight_ih_l1, ..."""
+        for k, cell in enumerate(self.cells):
+            for name, p in cell.named_parameters():
+                yield f"{prefix}{name}_l{k}", p
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, batch_first={self.batch_first}"
+
+    def _initial(self, hx, batch: tuple[int, ...], dtype) -> list:
+        """One state per layer from hx of shape (num_layers, B, H) (or (num_layers, H) unbatched)."""
+        expected = (self.num_layers, *batch, self.hidden_size)
+        parts = hx if self.has_cell_state and hx is not None else (hx,)
+        if hx is None:
+            parts = (None, None) if self.has_cell_state else (None,)
+        per_part = []
+        for name, p in zip(("h_0", "c_0"), parts, strict=False):
+            if p is None:
+                per_part.append([zeros(expected[1:], dtype=dtype) for _ in range(self.num_layers)])
+                continue
+            if p.shape != expected:
+                raise OpError(f"{type(self).__name__}: {name} has shape {p.shape}, expected {expected}")
+            per_part.append([p[k] for k in range(self.num_layers)])
+        return list(zip(*per_part, strict=True)) if self.has_cell_state else per_part[0]
+
+    def forward(self, input: Tensor, hx=None):
+        if input.ndim not in (2, 3):
+            raise OpError(f"{type(self).__name__}: input must be 2-D (T, I) or 3-D, got shape {input.shape}")
+        batched = input.ndim == 3
+        x = input.transpose(1, 0, 2) if batched and self.batch_first else input
+        batch = x.shape[1:2] if batched else ()
+        states = self._initial(hx, batch, x.dtype)
+        finals = []
+        for k, cell in enumerate(self.cells):
+            with scope(f"layer={k}"):
+                gi = cell.input_projection(x)  # all T steps in one matmul
+                state = states[k]
+                outputs = []
+                for t in range(x.shape[0]):
+                    with scope(f"t={t}"):
+                        state = cell.recur(gi[t], state)
+                    outputs.append(state[0] if self.has_cell_state else state)
+                x = stack(outputs, axis=0)
+                finals.append(state)
+        output = x.transpose(1, 0, 2) if batched and self.batch_first else x
+        if self.has_cell_state:
+            return output, (stack([s[0] for s in finals]), stack([s[1] for s in finals]))
+        return output, stack(finals)
+
+
+class RNN(_RecurrentLayer):
+    """Elman RNN over a sequence (RNNCell at every step); nonlinearity="tanh" or "relu"."""
+
+    cell_class = RNNCell
+
+
+class LSTM(_RecurrentLayer):
+    """LSTM over a sequence; returns (output, (h_n, c_n))."""
+
+    cell_class = LSTMCell
+    has_cell_state = True
+
+
+class GRU(_RecurrentLayer):
+    """GRU over a sequence (PyTorch's equations, see GRUCell)."""
+
+    cell_class = GRUCell
+
+
+class PeepholeLSTM(LSTM):
+    """LSTM layer made of PeepholeLSTMCell (parameters weight_ci_l0, ... in addition to LSTM's)."""
+
+    cell_class = PeepholeLSTMCell
+
+
+class CoupledLSTM(LSTM):
+    """LSTM layer made of CoupledLSTMCell (three gate blocks f, g, o)."""
+
+    cell_class = CoupledLSTMCell
+
+
+def detach_state(state):
+    """Cut the graph between chunks of a long sequence (truncated backpropagation through time).
+
+    Keeps the values of h (or of (h, c)) and forgets how they were made, so the next chunk's
+    backward stops here:  `output, state = lstm(chunk, state); ...; state = detach_state(state)`.
+    """
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()

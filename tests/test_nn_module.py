@@ -130,3 +130,18 @@ def test_cross_entropy_stable_and_checked():
     assert tg.gradcheck(
         lambda z: F.cross_entropy(z, np.array([2, 0])), [tg.Tensor(np.random.randn(2, 3), requires_grad=True)]
     )
+
+
+def test_shared_parameter_listed_once_for_optimizers():
+    m = Model()
+    m.heads[1] = nn.Linear(6, 3, bias=False)
+    m.heads[1].weight = m.heads[0].weight  # tie two heads
+    params = list(m.parameters())
+    assert len(params) == len({id(p) for p in params})
+    tg.optim.SGD(m.parameters(), lr=0.1)  # no duplicate-parameter error
+
+
+def test_public_names():
+    assert tg.nn.utils.clip_grad_norm_ is tg.nn.clip_grad_norm_
+    assert callable(tg.save) and callable(tg.load) and callable(tg.manual_seed)
+    assert {"SGD", "Adam", "Adagrad"} <= set(dir(tg.optim))

@@ -1,6 +1,6 @@
 """Neural-network building blocks: modules, layers, recurrent cells, losses, utilities."""
 
-from . import functional, init
+from . import functional, init, utils
 from .init import manual_seed
 from .linear import Embedding, Linear
 from .module import Module, Parameter
@@ -17,6 +17,7 @@ from .recurrent import (
     RNNCell,
     detach_state,
 )
+from .utils import clip_grad_norm_
 
 __all__ = [
     "GRU",
@@ -33,7 +34,9 @@ __all__ = [
     "PeepholeLSTM",
     "PeepholeLSTMCell",
     "RNNCell",
+    "clip_grad_norm_",
     "detach_state",
+    "utils",
     "functional",
     "init",
     "manual_seed",

@@ -66,8 +66,12 @@ class Module:
             yield from child.named_parameters(prefix=f"{prefix}{name}.")
 
     def parameters(self) -> Iterator[Parameter]:
+        """Each parameter once, even if two layers share it (an optimizer must not step it twice)."""
+        seen: set[int] = set()
         for _, p in self.named_parameters():
-            yield p
+            if id(p) not in seen:
+                seen.add(id(p))
+                yield p
 
     def modules(self) -> Iterator[Module]:
         yield self

@@ -391,3 +391,14 @@ def test_backward_runs_in_topological_order():
     assert Recorded.log == order
     assert sorted(order) == ["a", "b", "c", "d"]
     assert order.index("d") < order.index("c") < order.index("b") < order.index("a")
+
+
+def test_scalar_tensors_accumulate():
+    """0-d arithmetic gives numpy scalars, which cannot be added into: grads must still sum."""
+    x = tg.Tensor(np.float64(0.5), requires_grad=True)
+    h = x.tanh()
+    (h * h + h * 3.0).backward()  # h has three contributions
+    np.testing.assert_allclose(x.grad, (2 * np.tanh(0.5) + 3) * (1 - np.tanh(0.5) ** 2))
+    (x * 2.0).backward()  # and a leaf's scalar grad accumulates across calls
+    np.testing.assert_allclose(x.grad, (2 * np.tanh(0.5) + 3) * (1 - np.tanh(0.5) ** 2) + 2)
+    assert isinstance(x.grad, np.ndarray)

@@ -249,6 +249,8 @@ class MatMul(Function):
 
     def forward(self, a, b):
         self.save_for_backward(a, b)
+        if a.ndim > 2 and b.ndim == 2:  # (T, B, I) @ (I, O) as one (T*B, I) @ (I, O): one big BLAS call
+            return (a.reshape(-1, a.shape[-1]) @ b).reshape(*a.shape[:-1], b.shape[-1])
         return a @ b
 
     def backward(self, g):
@@ -393,13 +395,13 @@ class IndexedGrad:
     arrays of zeros would cost O(T^2); the engine instead adds each g into one buffer at idx.
     """
 
-    __slots__ = ("shape", "dtype", "idx", "g")
+    __slots__ = ("shape", "dtype", "idx", "advanced", "g")
 
-    def __init__(self, shape, dtype, idx, g) -> None:
-        self.shape, self.dtype, self.idx, self.g = shape, dtype, idx, g
+    def __init__(self, shape, dtype, idx, advanced: bool, g) -> None:
+        self.shape, self.dtype, self.idx, self.advanced, self.g = shape, dtype, idx, advanced, g
 
     def add_to(self, dense: np.ndarray) -> None:
-        if _has_advanced_index(self.idx):
+        if self.advanced:
             np.add.at(dense, self.idx, self.g)  # repeated indices each add their gradient
         else:
             dense[self.idx] += self.g  # basic indexing never repeats an element
@@ -419,10 +421,11 @@ class GetItem(Function):
 
     def forward(self, x, idx):
         self.in_shape, self.dtype, self.idx = x.shape, x.dtype, idx
+        self.advanced = _has_advanced_index(idx)
         return x[idx]
 
     def backward(self, g):
-        return (IndexedGrad(self.in_shape, self.dtype, self.idx, g),)
+        return (IndexedGrad(self.in_shape, self.dtype, self.idx, self.advanced, g),)
 
     def describe(self):
         return f"[{_format_index(self.idx)}]"

@@ -266,21 +266,24 @@ class Tensor:
                 raise BackwardError(f"backward: grad has shape {g.shape} but the tensor has shape {self.shape}")
 
         if self._ctx is None:  # backward on a leaf: its gradient is grad itself
-            self.grad = g.astype(self.dtype) if self.grad is None else self.grad + g
+            if self.grad is None:
+                self.grad = _fresh_copy(g, self.data.dtype)
+            else:
+                _add_into(self.grad, g)
             return
         # Kahn's algorithm, as in topological_order() below but fused with the gradient work:
         # a tensor is ready once every consumer has sent its gradient.
         consumers = _count_consumers(self)
-        grads: dict[Tensor, np.ndarray | ops.IndexedGrad | None] = {self: g}
-        owned: set[int] = set()  # ids of sum buffers this backward allocated: safe to add into in place
+        grads: dict[Tensor, np.ndarray | ops.IndexedGrad] = {self: g}
+        summed: set[Tensor] = set()  # tensors whose entry in grads is a buffer this backward made
         ready = [self]
         while ready:
             t = ready.pop()
+            # No entry only if every consumer's Function returned None for t: no gradient reaches
+            # it, but it still runs (with None everywhere) so that its parents' counts go down.
             g = grads.pop(t, None)
             if type(g) is ops.IndexedGrad:
                 g = g.dense()
-            elif g is not None:
-                owned.discard(id(g))
             ctx = t._ctx
             parents = ctx.parents
             parent_grads = ctx.backward(g) if g is not None else (None,) * len(parents)
@@ -293,18 +296,21 @@ class Tensor:
             for p, pg in zip(parents, parent_grads, strict=True):
                 if p._ctx is None:  # a leaf: nothing runs after it, so accumulate right away
                     if pg is not None and p.requires_grad:
-                        if type(pg) is ops.IndexedGrad:
-                            if p.grad is None:
-                                p.grad = np.zeros(p.shape, dtype=p.data.dtype)
-                            pg.add_to(p.grad)
-                        elif p.grad is None:
-                            p.grad = pg.astype(p.data.dtype)  # astype copies: the leaf owns its grad
+                        if p.grad is None:
+                            p.grad = _fresh_copy(pg, p.data.dtype)  # the leaf owns its grad
                         else:
-                            p.grad += pg
+                            _add_into(p.grad, pg)
                     continue
                 if pg is not None:
                     prev = grads.get(p)
-                    grads[p] = pg if prev is None else _sum_into(prev, pg, owned)
+                    if prev is None:
+                        grads[p] = pg  # an op's array, maybe handed to two inputs (a + a): never written to
+                    elif p in summed:
+                        _add_into(prev, pg)
+                    else:  # a second contribution: sum into a buffer of our own, then add in place
+                        grads[p] = _fresh_copy(prev, p.data.dtype)
+                        _add_into(grads[p], pg)
+                        summed.add(p)
                 n = consumers[p] - 1
                 consumers[p] = n
                 if n == 0:
@@ -529,21 +535,20 @@ def _apply(fn_cls: type[ops.Function], *inputs: Tensor, **kwargs) -> Tensor:
     return Tensor._make(out, None)
 
 
-def _sum_into(prev, pg, owned: set[int]) -> np.ndarray:
-    """prev + pg for a tensor with several consumers.
+def _fresh_copy(g: np.ndarray | ops.IndexedGrad, dtype: np.dtype) -> np.ndarray:
+    """A new dense array holding g, which its receiver may then add into in place.
 
-    The first sum goes into a new buffer that this backward owns; later contributions are added
-    into it in place. Arrays that ops handed over are never written to: add's backward gives the
-    same array to both of its inputs (a + a).
+    np.array, not astype: numpy arithmetic on 0-d arrays returns scalars, which cannot be added into.
     """
-    if id(prev) not in owned:
-        prev = prev.dense() if type(prev) is ops.IndexedGrad else prev.copy()
-        owned.add(id(prev))
-    if type(pg) is ops.IndexedGrad:
-        pg.add_to(prev)
+    return g.dense(dtype) if type(g) is ops.IndexedGrad else np.array(g, dtype=dtype)
+
+
+def _add_into(buf: np.ndarray, g: np.ndarray | ops.IndexedGrad) -> None:
+    """buf += g, where g may be the sparse gradient of a slice."""
+    if type(g) is ops.IndexedGrad:
+        g.add_to(buf)
     else:
-        prev += pg
-    return prev
+        buf += g
 
 
 def _count_consumers(root: Tensor) -> dict[Tensor, int]:

@@ -30,21 +30,13 @@ class Module:
     """Base class of layers and models. Subclasses set attributes in __init__ and write forward()."""
 
     training: bool = True
-
-    @property
-    def scope_name(self) -> str:
-        """The scope pushed when the module is called (the class name in lower case by default)."""
-        return self.__dict__.get("_scope_name") or type(self).__name__.lower()
-
-    @scope_name.setter
-    def scope_name(self, value: str) -> None:
-        self.__dict__["_scope_name"] = value
+    scope_name: str | None = None  # the scope pushed when called; None means the class name in lower case
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        with scope(self.scope_name):
+        with scope(self.scope_name or type(self).__name__.lower()):
             return self.forward(*args, **kwargs)
 
     # -- the tree of modules and parameters ------------------------------------------------------

@@ -54,10 +54,7 @@ class _CellBase(Module):
                 f"{type(self).__name__}: input has {x.shape[-1]} features (shape {x.shape}), "
                 f"expected input_size={self.input_size}"
             )
-        if x.ndim > 2:  # (T, B, I): one (T*B, I) matmul
-            gi = (x.reshape(-1, self.input_size) @ self.weight_ih.T).reshape(*x.shape[:-1], -1)
-        else:
-            gi = x @ self.weight_ih.T
+        gi = x @ self.weight_ih.T  # for x (T, B, I) matmul runs this as one (T*B, I) product
         return gi + self.bias_ih if self.bias_ih is not None else gi
 
     def hidden_projection(self, h: Tensor) -> Tensor:
@@ -72,6 +69,13 @@ class _CellBase(Module):
 
     def zero_state(self, batch_shape: tuple[int, ...], dtype=np.float32) -> Tensor:
         return zeros((*batch_shape, self.hidden_size), dtype=dtype)
+
+    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
+        """One step: x (B, I) or (I,), h as x with H features (zeros when omitted) -> the new h."""
+        if h is None:
+            h = self.zero_state(x.shape[:-1], x.dtype)
+        self._check_state(h, x.shape)
+        return self.recur(self.input_projection(x), h)
 
     def _check_state(self, h: Tensor, x_shape: tuple[int, ...], what: str = "h") -> None:
         expected = (*x_shape[:-1], self.hidden_size)
@@ -92,12 +96,6 @@ class RNNCell(_CellBase):
             raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__(input_size, hidden_size, bias, rng)
         self.nonlinearity = nonlinearity
-
-    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
-        if h is None:
-            h = self.zero_state(x.shape[:-1], x.dtype)
-        self._check_state(h, x.shape)
-        return self.recur(self.input_projection(x), h)
 
     def recur(self, gi: Tensor, h: Tensor) -> Tensor:
         pre = gi + self.hidden_projection(h)
@@ -125,21 +123,29 @@ class LSTMCell(_CellBase):
         return self.recur(self.input_projection(x), state)
 
     def recur(self, gi: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-        h, c = state
+        h, c_prev = state
         gates = gi + self.hidden_projection(h)
+        i, f, g = self.write_gates(gates, c_prev)
+        with scope("cell_state"):
+            c = _named(f * c_prev + i * g, "c")
+        with scope("output_gate"):
+            o = _named(self.output_gate(gates, c), "o")
+            h = _named(o * c.tanh(), "h")
+        return h, c
+
+    def write_gates(self, gates: Tensor, c_prev: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """i, f, g: what to write, what to keep, and the candidate. The variants change this step."""
         with scope("input_gate"):
             i = _named(self.gate(gates, 0).sigmoid(), "i")
         with scope("forget_gate"):
             f = _named(self.gate(gates, 1).sigmoid(), "f")
         with scope("candidate"):
             g = _named(self.gate(gates, 2).tanh(), "g")
-        with scope("output_gate"):
-            o = _named(self.gate(gates, 3).sigmoid(), "o")
-        with scope("cell_state"):
-            c = _named(f * c + i * g, "c")
-        with scope("output_gate"):
-            h = _named(o * c.tanh(), "h")
-        return h, c
+        return i, f, g
+
+    def output_gate(self, gates: Tensor, c: Tensor) -> Tensor:
+        """o, from the gate pre-activations (and, for peepholes, the new cell state c)."""
+        return self.gate(gates, 3).sigmoid()
 
 
 class PeepholeLSTMCell(LSTMCell):
@@ -162,21 +168,17 @@ class PeepholeLSTMCell(LSTMCell):
         self.weight_cf = Parameter(init.uniform((hidden_size,), k, rng), name="weight_cf")
         self.weight_co = Parameter(init.uniform((hidden_size,), k, rng), name="weight_co")
 
-    def recur(self, gi: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-        h, c_prev = state
-        gates = gi + self.hidden_projection(h)
+    def write_gates(self, gates: Tensor, c_prev: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         with scope("input_gate"):
             i = _named((self.gate(gates, 0) + self.weight_ci * c_prev).sigmoid(), "i")
         with scope("forget_gate"):
             f = _named((self.gate(gates, 1) + self.weight_cf * c_prev).sigmoid(), "f")
         with scope("candidate"):
             g = _named(self.gate(gates, 2).tanh(), "g")
-        with scope("cell_state"):
-            c = _named(f * c_prev + i * g, "c")
-        with scope("output_gate"):
-            o = _named((self.gate(gates, 3) + self.weight_co * c).sigmoid(), "o")
-            h = _named(o * c.tanh(), "h")
-        return h, c
+        return i, f, g
+
+    def output_gate(self, gates: Tensor, c: Tensor) -> Tensor:
+        return (self.gate(gates, 3) + self.weight_co * c).sigmoid()
 
 
 class CoupledLSTMCell(LSTMCell):
@@ -190,22 +192,17 @@ class CoupledLSTMCell(LSTMCell):
 
     n_gates = 3
 
-    def recur(self, gi: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-        h, c = state
-        gates = gi + self.hidden_projection(h)
+    def write_gates(self, gates: Tensor, c_prev: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         with scope("forget_gate"):
             f = _named(self.gate(gates, 0).sigmoid(), "f")
         with scope("input_gate"):
             i = _named(1.0 - f, "i")
         with scope("candidate"):
             g = _named(self.gate(gates, 1).tanh(), "g")
-        with scope("output_gate"):
-            o = _named(self.gate(gates, 2).sigmoid(), "o")
-        with scope("cell_state"):
-            c = _named(f * c + i * g, "c")
-        with scope("output_gate"):
-            h = _named(o * c.tanh(), "h")
-        return h, c
+        return i, f, g
+
+    def output_gate(self, gates: Tensor, c: Tensor) -> Tensor:
+        return self.gate(gates, 2).sigmoid()
 
 
 class GRUCell(_CellBase):
@@ -222,12 +219,6 @@ class GRUCell(_CellBase):
     """
 
     n_gates = 3
-
-    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
-        if h is None:
-            h = self.zero_state(x.shape[:-1], x.dtype)
-        self._check_state(h, x.shape)
-        return self.recur(self.input_projection(x), h)
 
     def recur(self, gi: Tensor, h: Tensor) -> Tensor:
         gh = self.hidden_projection(h)
@@ -288,20 +279,16 @@ class _RecurrentLayer(Module):
         return f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, batch_first={self.batch_first}"
 
     def _initial(self, hx, batch: tuple[int, ...], dtype) -> list:
-        """One state per layer from hx of shape (num_layers, B, H) (or (num_layers, H) unbatched)."""
+        """One state per layer, from hx of shape (num_layers, B, H) (a pair (h_0, c_0) for LSTMs)."""
+        names = ("h_0", "c_0") if self.has_cell_state else ("h_0",)
+        parts = (None,) * len(names) if hx is None else (tuple(hx) if self.has_cell_state else (hx,))
         expected = (self.num_layers, *batch, self.hidden_size)
-        parts = hx if self.has_cell_state and hx is not None else (hx,)
-        if hx is None:
-            parts = (None, None) if self.has_cell_state else (None,)
-        per_part = []
-        for name, p in zip(("h_0", "c_0"), parts, strict=False):
-            if p is None:
-                per_part.append([zeros(expected[1:], dtype=dtype) for _ in range(self.num_layers)])
-                continue
-            if p.shape != expected:
-                raise OpError(f"{type(self).__name__}: {name} has shape {p.shape}, expected {expected}")
-            per_part.append([p[k] for k in range(self.num_layers)])
-        return list(zip(*per_part, strict=True)) if self.has_cell_state else per_part[0]
+        for name, part in zip(names, parts, strict=True):
+            if part is not None and part.shape != expected:
+                raise OpError(f"{type(self).__name__}: {name} has shape {part.shape}, expected {expected}")
+        parts = [zeros(expected, dtype=dtype) if part is None else part for part in parts]
+        states = [tuple(part[k] for part in parts) for k in range(self.num_layers)]
+        return states if self.has_cell_state else [state[0] for state in states]
 
     def forward(self, input: Tensor, hx=None):
         if input.ndim not in (2, 3):

@@ -98,11 +98,14 @@ def test_layer_matches_pytorch(cls, num_layers, batch_first, with_state, dtype, 
     out_r, hn_r = ref(xr, hx_r)
     np.testing.assert_allclose(out_o.data, out_r.detach().numpy(), atol=atol)
     if cls == "LSTM":
-        np.testing.assert_allclose(hn_o[1].data, hn_r[1].detach().numpy(), atol=atol)
-        hn_o, hn_r = hn_o[0] * 2.0 + hn_o[1], hn_r[0] * 2.0 + hn_r[1]
-    np.testing.assert_allclose(hn_o.data, hn_r.detach().numpy(), atol=atol) if cls != "LSTM" else None
+        (h_o, c_o), (h_r, c_r) = hn_o, hn_r
+        np.testing.assert_allclose(h_o.data, h_r.detach().numpy(), atol=atol)
+        np.testing.assert_allclose(c_o.data, c_r.detach().numpy(), atol=atol)
+        hn_o, hn_r = h_o * 2.0 + c_o, h_r * 2.0 + c_r  # one loss term that reaches both h_n and c_n
+    else:
+        np.testing.assert_allclose(hn_o.data, hn_r.detach().numpy(), atol=atol)
     w = rng.standard_normal(out_o.shape).astype(dtype)
-    (out_o * tg.Tensor(w)).sum().__add__(hn_o.sum()).backward()
+    ((out_o * tg.Tensor(w)).sum() + hn_o.sum()).backward()
     ((out_r * torch.tensor(w)).sum() + hn_r.sum()).backward()
     np.testing.assert_allclose(xo.grad, xr.grad.numpy(), atol=atol)
     _compare_grads(ref, ours, atol)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
+from tinygrad_rnn.tensor import Tensor, detached_source
 
 
 def leaf(shape=(2, 3), seed=0, dtype=np.float64, name=None):
@@ -402,3 +403,16 @@ def test_scalar_tensors_accumulate():
     (x * 2.0).backward()  # and a leaf's scalar grad accumulates across calls
     np.testing.assert_allclose(x.grad, (2 * np.tanh(0.5) + 3) * (1 - np.tanh(0.5) ** 2) + 2)
     assert isinstance(x.grad, np.ndarray)
+
+
+def test_detach_remembers_its_source_weakly():
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    b = a * 2
+    d = b.detach()
+    assert detached_source(d) is b
+    assert detached_source(a.detach()) is None  # a leaf has no graph to cut
+    b_ref = weakref.ref(b)
+    del b
+    gc.collect()
+    assert b_ref() is None  # the detached tensor does not keep its source alive
+    assert detached_source(d) is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from weakref import WeakKeyDictionary, ref
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from . import ops
 _grad_enabled = True
 _anomaly = False
 _scope: tuple[str, ...] = ()
+# detached tensor -> weak reference to the tensor it was cut from. Only the renderer reads it (to
+# draw truncated BPTT as a visible cut); weak, so a detach never keeps the old graph alive.
+_detached_from: WeakKeyDictionary = WeakKeyDictionary()
 
 _FLOAT_KINDS = "f"
 
@@ -221,6 +225,8 @@ class Tensor:
         """The same values, cut from the graph: no gradient flows back through it."""
         t = Tensor._make(self.data, None)
         t.name = self.name
+        if self._ctx is not None:
+            _detached_from[t] = ref(self)
         return t
 
     def astype(self, dtype) -> Tensor:
@@ -599,6 +605,12 @@ def topological_order(root: Tensor) -> list[Tensor]:
                 if n == 0:
                     ready.append(p)
     return order
+
+
+def detached_source(t: Tensor) -> Tensor | None:
+    """The tensor `t` was detached from, if `t` came from `.detach()` and that tensor is still alive."""
+    r = _detached_from.get(t)
+    return None if r is None else r()
 
 
 def apply(fn_cls: type[ops.Function], *inputs: Tensor, **kwargs) -> Tensor:

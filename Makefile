@@ -42,6 +42,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_overhead.py
+	$(PY) benchmarks/bench_lstm.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

@@ -1,0 +1,402 @@
+"""One LSTM training step (forward + backward, float32), side by side with hand-written numpy and PyTorch.
+
+Five implementations of the same step, with the same weights and the same input:
+1. tg.nn.LSTM, our layer;
+2. numpy by hand: `lstm_forward` / `lstm_backward` below, backpropagation through time written out,
+   a reference to read as well as a baseline;
+3. PyTorch eager, with an LSTM cell built from primitive ops (matmul, sigmoid, tanh, mul, add, slicing)
+   unrolled in Python: what tg.nn.LSTM does, on PyTorch's engine;
+4. torch.nn.LSTM, PyTorch's fused layer, for reference;
+5. tg.nn.LSTMCell called by hand in a Python loop, as a learner would write it.
+
+What is computed: the input x (T, B, I) is data (no gradient wanted); the state starts at zero; the loss
+is the sum of the outputs h_1..h_T; one step gives the gradients of weight_ih, weight_hh, bias_ih, bias_hh.
+Matmuls: 1-4 project the input of all T steps in one matmul, (T*B, I) @ (I, 4H), and its gradient in one
+matmul too; the LSTMCell loop projects each step's input separately. All five do the recurrent product
+h_{t-1} @ W_hh^T once per step forward, and its two gradient products once per step backward.
+Before timing, every implementation's gradients are checked against numpy's (tests/test_bench_lstm.py
+checks numpy's against tg.nn.LSTM's in float64), so no row times a wrong answer.
+
+Sizes: B=32, T=50, I=64 with H=128 and H=512; and min-char-rnn's: B=1, T=25, one-hot input of 65, H=100.
+Goals: tg.nn.LSTM no slower than numpy by hand at H=128 and H=512, and no slower than the PyTorch
+primitive-op cell at the min-char size; the LSTMCell loop within 1.25x of numpy by hand at H=512; the peak
+memory of a T=1000, B=32, I=64, H=256 training step (traced by tracemalloc, each in a fresh process)
+within 1.5x of numpy by hand.
+
+Every implementation is timed in the same run, interleaved, several rounds; each ratio is the median of
+the ratios of one round (both timed back to back), steadier than a ratio of medians on a shared machine.
+BLAS and PyTorch use one thread (export OPENBLAS_NUM_THREADS to change it).
+Run:  python benchmarks/bench_lstm.py [--rounds 9] [--only h128 h512 min-char memory] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+
+if __name__ == "__main__":  # before numpy loads, or it has already started its BLAS threads
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+import tinygrad_rnn as tg  # noqa: E402
+
+try:
+    import torch
+except ImportError:  # PyTorch is an optional reference
+    torch = None
+
+PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # PyTorch's names and layout: gates i, f, g, o
+Grads = dict[str, np.ndarray]
+
+# name -> (B, T, I, H, one-hot input)
+SIZES = {
+    "h128": (32, 50, 64, 128, False),
+    "h512": (32, 50, 64, 512, False),
+    "min-char": (1, 25, 65, 100, True),
+}
+SMOKE_SIZES = {"h128": (2, 3, 5, 4, False), "h512": (2, 3, 5, 8, False), "min-char": (1, 3, 7, 4, True)}
+MEMORY_SIZE = (32, 1000, 64, 256)  # B, T, I, H
+SMOKE_MEMORY_SIZE = (2, 20, 5, 8)
+
+
+# ------------------------------------------------------------------------------------------------
+# The hand-written numpy LSTM: forward over a whole sequence, then backpropagation through time
+# ------------------------------------------------------------------------------------------------
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))  # exp may overflow to inf for x < -88 (float32): the result is still 0
+
+
+def lstm_forward(x: np.ndarray, weight_ih, weight_hh, bias_ih, bias_hh) -> tuple[np.ndarray, tuple]:
+    """Run an LSTM over x (T, B, I) from a zero state; return the outputs h (T, B, H) and the cache for backward.
+
+    PyTorch's equations and layout: the 4H rows of the weights are the gates i, f, g, o.
+    """
+    T, B, I = x.shape
+    H = weight_hh.shape[1]
+    # What the input contributes to every gate, for all T steps in one matmul: it does not depend on h.
+    gx = (x.reshape(T * B, I) @ weight_ih.T + (bias_ih + bias_hh)).reshape(T, B, 4 * H)
+    i, f, g, o, c, tanh_c, h = (np.empty((T, B, H), dtype=x.dtype) for _ in range(7))
+    h_prev = c_prev = np.zeros((B, H), dtype=x.dtype)
+    for t in range(T):
+        a = gx[t] + h_prev @ weight_hh.T  # (B, 4H) gate pre-activations
+        i[t] = sigmoid(a[:, :H])  # input gate: how much new to write
+        f[t] = sigmoid(a[:, H : 2 * H])  # forget gate: how much of c to keep
+        g[t] = np.tanh(a[:, 2 * H : 3 * H])  # candidate values
+        o[t] = sigmoid(a[:, 3 * H :])  # output gate
+        c[t] = f[t] * c_prev + i[t] * g[t]
+        tanh_c[t] = np.tanh(c[t])
+        h[t] = o[t] * tanh_c[t]
+        h_prev, c_prev = h[t], c[t]
+    return h, (x, weight_ih, weight_hh, i, f, g, o, c, tanh_c, h)
+
+
+def lstm_backward(dh_out: np.ndarray, cache: tuple) -> Grads:
+    """Backpropagation through time. dh_out (T, B, H) is dL/dh_t of every output; returns the parameters' grads.
+
+    Each step receives gradient from its own output and, through h_t and c_t, from the step after it.
+    """
+    x, weight_ih, weight_hh, i, f, g, o, c, tanh_c, h = cache
+    T, B, H = h.shape
+    zero = np.zeros((B, H), dtype=h.dtype)  # h_0 and c_0
+    da = np.empty((T, B, 4 * H), dtype=h.dtype)  # dL/d(gate pre-activations) of every step
+    dweight_hh = np.zeros_like(weight_hh)
+    dh_next = dc_next = zero  # gradient flowing back into h_t and c_t from step t+1
+    for t in reversed(range(T)):
+        h_prev, c_prev = (h[t - 1], c[t - 1]) if t else (zero, zero)
+        dh = dh_out[t] + dh_next
+        do = dh * tanh_c[t]  # backprop h = o * tanh(c) into o ...
+        dc = dc_next + dh * o[t] * (1 - tanh_c[t] ** 2)  # ... and into c (plus what c_{t+1} sends back)
+        da[t, :, :H] = dc * g[t] * i[t] * (1 - i[t])  # c = f * c_prev + i * g, then i = sigmoid(a_i)
+        da[t, :, H : 2 * H] = dc * c_prev * f[t] * (1 - f[t])  # f = sigmoid(a_f)
+        da[t, :, 2 * H : 3 * H] = dc * i[t] * (1 - g[t] ** 2)  # g = tanh(a_g)
+        da[t, :, 3 * H :] = do * o[t] * (1 - o[t])  # o = sigmoid(a_o)
+        dweight_hh += da[t].T @ h_prev  # a = ... + h_prev @ W_hh^T
+        dh_next = da[t] @ weight_hh
+        dc_next = dc * f[t]
+    da_all = da.reshape(T * B, 4 * H)
+    dbias = da_all.sum(axis=0)  # both biases are added to every step's a
+    return {
+        "weight_ih": da_all.T @ x.reshape(T * B, -1),  # the input projection's gradient, all steps at once
+        "weight_hh": dweight_hh,
+        "bias_ih": dbias,
+        "bias_hh": dbias.copy(),
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# The contenders: each builds its model once and returns step(), one training step -> the gradients
+# ------------------------------------------------------------------------------------------------
+
+
+def numpy_by_hand(w: Grads, x: np.ndarray) -> Callable[[], Grads]:
+    def step():
+        h, cache = lstm_forward(x, *(w[k] for k in PARAMS))
+        return lstm_backward(np.ones_like(h), cache)  # loss = h.sum()
+
+    return step
+
+
+def tg_lstm(w: Grads, x: np.ndarray) -> Callable[[], Grads]:
+    lstm = tg.nn.LSTM(x.shape[-1], w["weight_hh"].shape[1])
+    lstm.load_state_dict({f"{k}_l0": v for k, v in w.items()})
+    named = dict(lstm.named_parameters())
+    params = {k: named[f"{k}_l0"] for k in PARAMS}
+    xt = tg.Tensor(x)
+
+    def step():
+        lstm.zero_grad()
+        output, _ = lstm(xt)
+        output.sum().backward()
+        return {k: p.grad for k, p in params.items()}
+
+    return step
+
+
+def tg_lstmcell_loop(w: Grads, x: np.ndarray) -> Callable[[], Grads]:
+    cell = tg.nn.LSTMCell(x.shape[-1], w["weight_hh"].shape[1])
+    cell.load_state_dict(w)
+    xt = tg.Tensor(x)
+
+    def step():
+        cell.zero_grad()
+        state, hs = None, []
+        for t in range(len(xt)):
+            state = cell(xt[t], state)
+            hs.append(state[0])
+        tg.stack(hs).sum().backward()
+        return {k: getattr(cell, k).grad for k in PARAMS}
+
+    return step
+
+
+def torch_primitive_cell(w: Grads, x: np.ndarray) -> Callable[[], Grads]:
+    params = {k: torch.tensor(w[k], requires_grad=True) for k in PARAMS}
+    weight_ih, weight_hh, bias_ih, bias_hh = params.values()
+    xt = torch.tensor(x)
+    T, B, _ = x.shape
+    H = weight_hh.shape[1]
+
+    def step():
+        for p in params.values():
+            p.grad = None
+        gi = xt @ weight_ih.T + bias_ih  # (T, B, 4H), all steps at once, as tg.nn.LSTM does
+        h = c = torch.zeros(B, H)
+        hs = []
+        for t in range(T):
+            a = gi[t] + (h @ weight_hh.T + bias_hh)
+            i = a[:, :H].sigmoid()
+            f = a[:, H : 2 * H].sigmoid()
+            g = a[:, 2 * H : 3 * H].tanh()
+            o = a[:, 3 * H :].sigmoid()
+            c = f * c + i * g
+            h = o * c.tanh()
+            hs.append(h)
+        torch.stack(hs).sum().backward()
+        return {k: p.grad for k, p in params.items()}
+
+    return step
+
+
+def torch_fused(w: Grads, x: np.ndarray) -> Callable[[], Grads]:
+    lstm = torch.nn.LSTM(x.shape[-1], w["weight_hh"].shape[1])
+    lstm.load_state_dict({f"{k}_l0": torch.tensor(v) for k, v in w.items()})
+    named = dict(lstm.named_parameters())
+    params = {k: named[f"{k}_l0"] for k in PARAMS}
+    xt = torch.tensor(x)
+
+    def step():
+        lstm.zero_grad(set_to_none=True)
+        output, _ = lstm(xt)
+        output.sum().backward()
+        return {k: p.grad for k, p in params.items()}
+
+    return step
+
+
+CONTENDERS = {
+    "numpy by hand": numpy_by_hand,
+    "tg.nn.LSTM": tg_lstm,
+    "tg.nn.LSTMCell loop": tg_lstmcell_loop,
+    "PyTorch primitive cell": torch_primitive_cell,
+    "torch.nn.LSTM (fused)": torch_fused,
+}
+TORCH_ROWS = ("PyTorch primitive cell", "torch.nn.LSTM (fused)")
+
+
+def make_problem(B: int, T: int, I: int, H: int, one_hot: bool, dtype=np.float32, seed: int = 0):
+    """PyTorch-initialised weights (from tg.nn.LSTMCell) and an input x (T, B, I)."""
+    rng = np.random.default_rng(seed)
+    cell = tg.nn.LSTMCell(I, H, rng=rng)
+    weights = {k: getattr(cell, k).data.astype(dtype) for k in PARAMS}
+    if one_hot:  # min-char-rnn feeds characters as one-hot vectors
+        x = np.eye(I, dtype=dtype)[rng.integers(0, I, size=(T, B))]
+    else:
+        x = rng.standard_normal((T, B, I)).astype(dtype)
+    return weights, x
+
+
+def check_gradients(name: str, grads: Grads, reference: Grads) -> None:
+    """float32 gradients summed over T*B terms: agree to a relative 1e-3 of the largest entry."""
+    for k in PARAMS:
+        got = np.asarray(grads[k].numpy() if torch is not None and isinstance(grads[k], torch.Tensor) else grads[k])
+        ref = reference[k]
+        scale = max(float(np.abs(ref).max()), 1e-6)
+        if got.shape != ref.shape or not np.allclose(got, ref, rtol=1e-3, atol=1e-3 * scale):
+            err = np.abs(got - ref).max() if got.shape == ref.shape else f"shape {got.shape} != {ref.shape}"
+            raise AssertionError(f"{name}: gradient of {k} differs from numpy by hand's (max error {err})")
+
+
+def time_per_call(fn: Callable[[], object], number: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - t0) / number
+
+
+def bench_size(label: str, size: tuple, rounds: int, seconds: float, smoke: bool) -> dict[str, list[float]]:
+    """Time every contender on one size; print its table; return per-round times by name."""
+    B, T, I, H, one_hot = size
+    weights, x = make_problem(B, T, I, H, one_hot)
+    impls = {name: make(weights, x) for name, make in CONTENDERS.items() if torch is not None or name not in TORCH_ROWS}
+    reference = impls["numpy by hand"]()
+    for name, fn in impls.items():  # also the warm-up
+        check_gradients(name, fn(), reference)
+    number = 1 if smoke else max(1, round(seconds / time_per_call(impls["numpy by hand"], 1)))
+    samples: dict[str, list[float]] = {name: [] for name in impls}
+    for _ in range(rounds):
+        for name, fn in impls.items():
+            samples[name].append(time_per_call(fn, number))
+
+    inp = f"one-hot input of {I}" if one_hot else f"I={I}"
+    print(f"\n{label}: B={B}, T={T}, {inp}, H={H}; median of {rounds} rounds x {number} steps")
+    print("| implementation | ms per step | relative to numpy by hand | per-round range | goal |")
+    print("|---|---:|---:|---:|---|")
+    for name, times in samples.items():
+        r = ratios(samples, name, "numpy by hand")
+        spread = "" if name == "numpy by hand" else f"{min(r):.2f}-{max(r):.2f}x"
+        print(
+            f"| {name} | {statistics.median(times) * 1e3:.2f} | {statistics.median(r):.2f}x "
+            f"| {spread} | {goal_cell(label, name, samples)} |"
+        )
+    return samples
+
+
+def ratios(samples: dict[str, list[float]], name: str, base: str) -> list[float]:
+    return [a / b for a, b in zip(samples[name], samples[base], strict=True)]
+
+
+# (size, contender) -> (baseline, limit): the contender's time over the baseline's must be at most limit.
+GOALS = {
+    ("h128", "tg.nn.LSTM"): ("numpy by hand", 1.0),
+    ("h512", "tg.nn.LSTM"): ("numpy by hand", 1.0),
+    ("min-char", "tg.nn.LSTM"): ("PyTorch primitive cell", 1.0),
+    ("h512", "tg.nn.LSTMCell loop"): ("numpy by hand", 1.25),
+}
+
+
+def goal_verdict(label: str, name: str, samples: dict[str, list[float]]) -> tuple[float, str] | None:
+    """(median ratio, 'yes'/'no') for a goal of this row, or None if it has none or its baseline did not run."""
+    goal = GOALS.get((label, name))
+    if goal is None or goal[0] not in samples:
+        return None
+    ratio = statistics.median(ratios(samples, name, goal[0]))
+    return ratio, "yes" if ratio <= goal[1] else "no"
+
+
+def goal_cell(label: str, name: str, samples: dict[str, list[float]]) -> str:
+    goal = GOALS.get((label, name))
+    if goal is None:
+        return ""
+    verdict = goal_verdict(label, name, samples)
+    if verdict is None:
+        return f"<= {goal[1]:.2f}x {goal[0]}: not measured (no PyTorch)"
+    return f"<= {goal[1]:.2f}x {goal[0]} ({verdict[0]:.2f}x): **{verdict[1]}**"
+
+
+# ------------------------------------------------------------------------------------------------
+# Peak memory, each implementation in a fresh process
+# ------------------------------------------------------------------------------------------------
+
+
+def memory_child(which: str, smoke: bool) -> None:
+    """Print the peak bytes tracemalloc sees during one training step (model and input made beforehand)."""
+    B, T, I, H = SMOKE_MEMORY_SIZE if smoke else MEMORY_SIZE
+    weights, x = make_problem(B, T, I, H, one_hot=False)
+    step = {"numpy": numpy_by_hand, "tg": tg_lstm}[which](weights, x)
+    tracemalloc.start()
+    step()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"peak_bytes={peak}")
+
+
+def peak_in_fresh_process(which: str, smoke: bool) -> int:
+    cmd = [sys.executable, __file__, "--memory-child", which] + (["--smoke"] if smoke else [])
+    result = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return int(result.stdout.strip().rpartition("peak_bytes=")[2])
+
+
+def bench_memory(smoke: bool) -> float:
+    B, T, I, H = SMOKE_MEMORY_SIZE if smoke else MEMORY_SIZE
+    peaks = {which: peak_in_fresh_process(which, smoke) for which in ("numpy", "tg")}
+    ratio = peaks["tg"] / peaks["numpy"]
+    print(f"\npeak memory of one training step: B={B}, T={T}, I={I}, H={H} (tracemalloc, each in a fresh process)")
+    print("| implementation | peak MB | relative to numpy by hand |")
+    print("|---|---:|---:|")
+    print(f"| numpy by hand | {peaks['numpy'] / 1e6:.2f} | 1.00x |")
+    print(f"| tg.nn.LSTM | {peaks['tg'] / 1e6:.2f} | {ratio:.2f}x |")
+    return ratio
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds; medians are reported")
+    parser.add_argument("--seconds", type=float, default=0.2, help="time of numpy's steps in one round (sets steps)")
+    parser.add_argument("--only", nargs="+", choices=[*SIZES, "memory"], help="run only these sizes")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one round: checks the script runs")
+    parser.add_argument("--memory-child", choices=["numpy", "tg"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child, args.smoke)
+        return
+    if args.smoke:
+        args.rounds = 1
+    threads = int(os.environ.get("OPENBLAS_NUM_THREADS", "1"))
+    if torch is not None:
+        torch.set_num_threads(threads)
+    print(f"LSTM training step (forward + backward, float32, loss = sum of outputs); {threads} BLAS thread(s)")
+    if torch is None:
+        print("PyTorch is not installed: no PyTorch rows (pip install torch==2.13.0)")
+    if args.smoke:
+        print("smoke run: tiny sizes, one round; the goals are not judged at these sizes")
+
+    todo = args.only or [*SIZES, "memory"]
+    sizes = SMOKE_SIZES if args.smoke else SIZES
+    verdicts = []
+    for label in sizes:
+        if label in todo:
+            samples = bench_size(label, sizes[label], args.rounds, args.seconds, args.smoke)
+            for (size, name), (base, limit) in GOALS.items():
+                if size == label:
+                    verdicts.append((f"{name} / {base} at {label}", limit, goal_verdict(label, name, samples)))
+    if "memory" in todo:
+        ratio = bench_memory(args.smoke)
+        verdicts.append(("peak memory of tg.nn.LSTM / numpy by hand", 1.5, (ratio, "yes" if ratio <= 1.5 else "no")))
+
+    print("\ngoals (medians of per-round ratios)" + (", not judged in a smoke run:" if args.smoke else ":"))
+    for what, limit, verdict in verdicts:
+        result = "not measured (no PyTorch)" if verdict is None else f"{verdict[0]:.2f}x: {verdict[1]}"
+        print(f"  {what}: goal <= {limit:.2f}x, measured {result}")
+
+
+if __name__ == "__main__":
+    main()

@@ -416,3 +416,47 @@ def test_detach_remembers_its_source_weakly():
     gc.collect()
     assert b_ref() is None  # the detached tensor does not keep its source alive
     assert detached_source(d) is None
+
+
+class _ReturnsArray(tg.Function):
+    def forward(self, x):
+        return x * 2
+
+    def backward(self, g):
+        return g * 2  # a bare array, not a tuple of one gradient
+
+
+class _ReturnsTwo(tg.Function):
+    def forward(self, x):
+        return x * 2
+
+    def backward(self, g):
+        return g * 2, g
+
+
+class _WrongShape(tg.Function):
+    def forward(self, x):
+        return x.sum()
+
+    def backward(self, g):
+        return (np.asarray(g).reshape(1),)
+
+
+@pytest.mark.parametrize(
+    ("fn", "message"),
+    [
+        (_ReturnsArray, "must return a tuple of 1 gradient.*returned a ndarray"),
+        (_ReturnsTwo, "must return a tuple of 1 gradient.*returned a tuple of 2"),
+        (_WrongShape, r"gradient for input 0 has shape \(1,\), but that input has shape \(2, 3\)"),
+    ],
+)
+def test_user_function_backward_is_checked(fn, message):
+    x = leaf()
+    y = tg.apply(fn, x)
+    with pytest.raises(tg.BackwardError, match=message):
+        y.sum().backward()
+
+
+def test_checked_user_function_keeps_its_name():
+    y = tg.apply(_ReturnsTwo, leaf())
+    assert y._ctx.name == "_returnstwo" and isinstance(y._ctx, _ReturnsTwo)

@@ -309,7 +309,6 @@ class Sum(Function):
     def forward(self, x, axis=None, keepdims=False):
         self.axis, self.in_shape = axis, x.shape
         if axis is None and not keepdims:  # the loss at the end of every graph: keep it quick
-            self.kept_shape = (1,) * x.ndim
             return np.asarray(np.add.reduce(x, None))
         axes = _normalize_axis(axis, x.ndim)
         self.kept_shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
@@ -317,7 +316,10 @@ class Sum(Function):
 
     def backward(self, g):
         dx = np.empty(self.in_shape, dtype=g.dtype)
-        dx[...] = g.reshape(self.kept_shape)
+        if g.ndim == 0:
+            dx.fill(g)  # the common case, a sum of everything (kept_shape unset): quicker than broadcasting
+        else:
+            dx[...] = g.reshape(self.kept_shape)
         return (dx,)
 
     def describe(self):

@@ -14,6 +14,7 @@ from weakref import WeakKeyDictionary, ref
 import numpy as np
 
 from . import ops
+from .ops import IndexedGrad
 
 # Engine state. Plain module globals: one graph recorder per process, read on every op.
 _grad_enabled = True
@@ -118,11 +119,12 @@ _ONES: dict[np.dtype, np.ndarray] = {}
 
 def _one(dtype: np.dtype) -> np.ndarray:
     """A read-only 1 per dtype: the seed gradient dL/dL of every backward (never written to)."""
-    one = _ONES.get(dtype)
-    if one is None:
+    try:
+        return _ONES[dtype]
+    except KeyError:
         one = _ONES[dtype] = np.ones((), dtype=dtype)
         one.flags.writeable = False
-    return one
+        return one
 
 
 def _describe(t: Tensor) -> str:
@@ -131,7 +133,7 @@ def _describe(t: Tensor) -> str:
 
 def _check_finite(fn: ops.Function, arrays, where: str, scope_: tuple[str, ...], inputs) -> None:
     for a in arrays:
-        if type(a) is ops.IndexedGrad:
+        if type(a) is IndexedGrad:
             a = a.g
         if a is not None and a.dtype.kind == "f" and not np.isfinite(a).all():
             names = ", ".join(_describe(t) for t in inputs)
@@ -257,15 +259,14 @@ class Tensor:
                 f"backward: tensor {_describe(self)} does not require grad and has no graph "
                 "(was it made under no_grad(), detached, or from inputs without requires_grad=True?)"
             )
+        data = self.data
         if grad is None:
-            if self.data.size != 1:
+            if data.size != 1:
                 raise BackwardError(
                     f"backward: grad can be omitted only for a one-element output, this one has shape "
                     f"{self.shape}; pass grad= an array of that shape (or call .sum() first)"
                 )
-            g = _one(self.dtype)
-            if self.ndim:
-                g = g.reshape(self.shape)
+            g = _one(data.dtype) if data.ndim == 0 else _one(data.dtype).reshape(data.shape)
         else:
             g = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
             if g.shape != self.shape:
@@ -280,7 +281,7 @@ class Tensor:
         # Kahn's algorithm, as in topological_order() below but fused with the gradient work:
         # a tensor is ready once every consumer has sent its gradient.
         consumers = _count_consumers(self)
-        grads: dict[Tensor, np.ndarray | ops.IndexedGrad] = {self: g}
+        grads: dict[Tensor, np.ndarray | IndexedGrad] = {self: g}
         summed: set[Tensor] = set()  # tensors whose entry in grads is a buffer this backward made
         ready = [self]
         while ready:
@@ -288,7 +289,7 @@ class Tensor:
             # No entry only if every consumer's Function returned None for t: no gradient reaches
             # it, but it still runs (with None everywhere) so that its parents' counts go down.
             g = grads.pop(t, None)
-            if type(g) is ops.IndexedGrad:
+            if type(g) is IndexedGrad:
                 g = g.dense()
             ctx = t._ctx
             parents = ctx.parents
@@ -299,7 +300,8 @@ class Tensor:
                 _check_finite(ctx, parent_grads, "backward", t.scope, parents)
             if not retain_graph:
                 ctx.saved = None  # release the saved arrays; the topology stays for drawing
-            for p, pg in zip(parents, parent_grads, strict=True):
+            # Built-in ops return one gradient per input; apply() checks that for Functions of your own.
+            for p, pg in zip(parents, parent_grads):  # noqa: B905 (strict=True costs 0.1 us per node)
                 if p._ctx is None:  # a leaf: nothing runs after it, so accumulate right away
                     if pg is not None and p.requires_grad:
                         if p.grad is None:
@@ -541,17 +543,19 @@ def _apply(fn_cls: type[ops.Function], *inputs: Tensor, **kwargs) -> Tensor:
     return Tensor._make(out, None)
 
 
-def _fresh_copy(g: np.ndarray | ops.IndexedGrad, dtype: np.dtype) -> np.ndarray:
+def _fresh_copy(g: np.ndarray | IndexedGrad, dtype: np.dtype) -> np.ndarray:
     """A new dense array holding g, which its receiver may then add into in place.
 
     np.array, not astype: numpy arithmetic on 0-d arrays returns scalars, which cannot be added into.
     """
-    return g.dense(dtype) if type(g) is ops.IndexedGrad else np.array(g, dtype=dtype)
+    if type(g) is np.ndarray and g.dtype == dtype:
+        return g.copy()
+    return g.dense(dtype) if type(g) is IndexedGrad else np.array(g, dtype=dtype)
 
 
-def _add_into(buf: np.ndarray, g: np.ndarray | ops.IndexedGrad) -> None:
+def _add_into(buf: np.ndarray, g: np.ndarray | IndexedGrad) -> None:
     """buf += g, where g may be the sparse gradient of a slice."""
-    if type(g) is ops.IndexedGrad:
+    if type(g) is IndexedGrad:
         g.add_to(buf)
     else:
         buf += g
@@ -622,7 +626,41 @@ def apply(fn_cls: type[ops.Function], *inputs: Tensor, **kwargs) -> Tensor:
     for k, t in enumerate(inputs):
         if not isinstance(t, Tensor):
             raise TypeError(f"apply: input {k} of {fn_cls.__name__} is a {type(t).__name__}, not a Tensor")
-    return _apply(fn_cls, *inputs, **kwargs)
+    return _apply(_checked(fn_cls), *inputs, **kwargs)
+
+
+_CHECKED: dict[type, type] = {}
+
+
+def _checked(fn_cls: type[ops.Function]) -> type[ops.Function]:
+    """fn_cls, with a backward that checks what it returns: one gradient (or None) per input, of
+    that input's shape. The built-in ops skip this check (it would cost time on every node);
+    a Function of your own gets it, so a slip gives an error instead of a silently wrong gradient.
+    """
+    checked = _CHECKED.get(fn_cls)
+    if checked is None:
+
+        def backward(self, g):
+            grads = fn_cls.backward(self, g)
+            n = len(self.parents)
+            if not isinstance(grads, tuple) or len(grads) != n:
+                got = f"a tuple of {len(grads)}" if isinstance(grads, tuple) else f"a {type(grads).__name__}"
+                raise BackwardError(
+                    f"{self.name}.backward must return a tuple of {n} gradient(s), one per input "
+                    f"(None for an input that needs none), but it returned {got}"
+                )
+            for k, (p, pg) in enumerate(zip(self.parents, grads, strict=True)):
+                shape = pg.shape if type(pg) is IndexedGrad else np.shape(pg)
+                if pg is not None and shape != p.shape:
+                    raise BackwardError(
+                        f"{self.name}.backward: the gradient for input {k} has shape {shape}, "
+                        f"but that input has shape {p.shape}"
+                    )
+            return grads
+
+        attrs = {"backward": backward, "__doc__": fn_cls.__doc__, "__module__": fn_cls.__module__}
+        checked = _CHECKED[fn_cls] = type(fn_cls.__name__, (fn_cls,), attrs)
+    return checked
 
 
 # -- functions on several tensors -------------------------------------------------------------------

@@ -198,6 +198,16 @@ def test_variant_layers_run_and_name_parameters():
     assert names[-3:] == ["weight_ci_l0", "weight_cf_l0", "weight_co_l0"]
 
 
+def test_layer_parameters_are_attributes_under_pytorch_names():
+    lstm = nn.LSTM(I, H, num_layers=2)
+    for name, p in lstm.named_parameters():
+        assert getattr(lstm, name) is p
+    assert lstm.weight_hh_l1 is lstm.cells[1].weight_hh
+    for missing in ("weight_hh_l2", "weight_xx_l0", "bias_l0", "nothing"):
+        with pytest.raises(AttributeError, match=missing):
+            getattr(lstm, missing)
+
+
 # -- scopes, names, truncation -------------------------------------------------------------------------
 
 

@@ -275,6 +275,16 @@ class _RecurrentLayer(Module):
             for name, p in cell.named_parameters():
                 yield f"{prefix}{name}_l{k}", p
 
+    def __getattr__(self, name: str):
+        """PyTorch's attribute names work too: lstm.weight_hh_l1 is lstm.cells[1].weight_hh."""
+        base, sep, layer = name.rpartition("_l")
+        cells = self.__dict__.get("cells", ())
+        if sep and layer.isdigit() and int(layer) < len(cells):
+            p = getattr(cells[int(layer)], base, None)
+            if isinstance(p, Parameter):
+                return p
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, batch_first={self.batch_first}"
 

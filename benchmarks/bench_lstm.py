@@ -360,7 +360,9 @@ def bench_memory(smoke: bool) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds; medians are reported")
-    parser.add_argument("--seconds", type=float, default=0.2, help="time of numpy's steps in one round (sets steps)")
+    parser.add_argument(
+        "--seconds", type=float, default=0.5, help="numpy by hand's time per round; sets the steps per round"
+    )
     parser.add_argument("--only", nargs="+", choices=[*SIZES, "memory"], help="run only these sizes")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one round: checks the script runs")
     parser.add_argument("--memory-child", choices=["numpy", "tg"], help=argparse.SUPPRESS)

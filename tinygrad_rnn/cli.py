@@ -1,30 +1,108 @@
-"""The `tinygrad-rnn` command (also `python -m tinygrad_rnn`): list and run the demos."""
+"""The `tinygrad-rnn` command (also `python -m tinygrad_rnn`): draw a model's graph (render), list and run demos."""
 
 from __future__ import annotations
 
 import argparse
 import runpy
 import sys
+import warnings
 from pathlib import Path
 
+import graphviz
+
 from . import __version__
+from .viz import LEVELS, GraphTooLargeWarning, to_dot, view
+from .viz.examples import LAYERS, sequence_loss
 
 DEMOS_DIR = Path(__file__).resolve().parent.parent / "demos"
+RENDER_FORMATS = ("svg", "png", "pdf", "dot")
 
 
 def _demo_paths() -> list[Path]:
     return sorted(DEMOS_DIR.glob("*.py")) if DEMOS_DIR.is_dir() else []
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _add_render(sub) -> None:
+    render = sub.add_parser(
+        "render",
+        help="draw the graph of a small seeded model: tinygrad-rnn render lstm --steps 3 --out lstm.svg",
+        description="Build a small seeded model (input 3, hidden 4, batch 1), run it forward over random "
+        "inputs and backward (retain_grads=True) from an MSE loss on its last output, and draw the graph.",
+    )
+    render.add_argument("cell", choices=list(LAYERS), help="which recurrent layer to draw")
+    render.add_argument("--steps", type=_positive, default=3, help="time steps to unroll (default 3)")
+    render.add_argument("--level", choices=LEVELS, default="op", help="op, gate or cell (default op)")
+    render.add_argument("--rolled", action="store_true", help="one step with loop edges instead of T steps")
+    render.add_argument("--backward", action="store_true", help="number the edges in backward's order")
+    render.add_argument("--focus", metavar="GATE", help="highlight one scope, e.g. forget_gate")
+    render.add_argument("--layers", type=_positive, default=1, help="stacked layers (default 1)")
+    render.add_argument("--max-nodes", type=int, default=400, help="coarser level above this (0: no limit)")
+    render.add_argument("--out", required=True, type=Path, help="FILE.svg, .png, .pdf or .dot")
+
+
+def _render(ns: argparse.Namespace) -> int:
+    fmt = ns.out.suffix.lstrip(".").lower()
+    if fmt not in RENDER_FORMATS:
+        print(f"--out must end in one of .{', .'.join(RENDER_FORMATS)}; got {ns.out.name!r}", file=sys.stderr)
+        return 2
+    loss = sequence_loss(ns.cell, ns.steps, layers=ns.layers)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", GraphTooLargeWarning)
+            g = view(
+                loss,
+                level=ns.level,
+                rolled=ns.rolled,
+                backward=ns.backward,
+                focus=ns.focus,
+                max_nodes=ns.max_nodes or None,
+            )
+    except ValueError as err:
+        print(f"render: {err}", file=sys.stderr)
+        return 2
+    for w in caught:
+        print(f"render: {w.message}", file=sys.stderr)
+    steps = f"{ns.steps} step{'s' * (ns.steps > 1)}"
+    dot = to_dot(g, title=f"{ns.cell}, {steps}, {ns.layers} layer{'s' * (ns.layers > 1)}: {g.level} level")
+    ns.out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt != "dot":
+        try:
+            ns.out.write_bytes(dot.pipe(format=fmt))
+        except graphviz.ExecutableNotFound:
+            source = ns.out.with_suffix(".dot")
+            source.write_text(dot.source, encoding="utf-8")
+            print(
+                f"render: Graphviz's `dot` program was not found, so {ns.out} was not drawn; the graph's DOT text "
+                f"is in {source}. Install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz), then run "
+                f"`dot -T{fmt} {source} -o {ns.out}`.",
+                file=sys.stderr,
+            )
+            return 1
+    else:
+        ns.out.write_text(dot.source, encoding="utf-8")
+    print(f"wrote {ns.out}: {len(g.nodes)} nodes at {g.level} level")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tinygrad-rnn", description="tinygrad_rnn's command line")
     parser.add_argument("--version", action="version", version=f"tinygrad_rnn {__version__}")
     sub = parser.add_subparsers(dest="command")
+    _add_render(sub)
     demo = sub.add_parser("demo", help="list the demos, or run one: tinygrad-rnn demo NAME [ARGS...]")
     demo.add_argument("name", nargs="?", help="a demo's file name without .py")
     demo.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the demo")
     ns = parser.parse_args(argv)
 
+    if ns.command == "render":
+        return _render(ns)
     if ns.command == "demo":
         paths = {p.stem: p for p in _demo_paths()}
         if not paths:

@@ -1,0 +1,27 @@
+"""The graph renderer: draw the real computation graph of a recurrent network, step by step.
+
+    g = tg.viz.draw(loss, level="gate")     # a graphviz.Digraph; shows inline in Jupyter
+    g.render("lstm", format="svg")          # or .pipe(format="png"), or g.source for the DOT text
+
+model.py traces the recorded graph into a plain model (nodes, edges, scope tree); views.py turns it
+into what is drawn (levels, rolled, focus, backward); dot.py writes it as DOT. `view` gives the
+model that `draw` would draw. Nothing here changes the recorded graph.
+"""
+
+from .dot import to_dot
+from .draw import LEVELS, GraphTooLargeWarning, draw, view
+from .model import Cluster, Edge, Graph, Node, Summary, trace
+
+__all__ = [
+    "LEVELS",
+    "Cluster",
+    "Edge",
+    "Graph",
+    "GraphTooLargeWarning",
+    "Node",
+    "Summary",
+    "draw",
+    "to_dot",
+    "trace",
+    "view",
+]

@@ -1,0 +1,272 @@
+"""The DOT writer: a view of the graph model (views.py) -> a graphviz.Digraph. It only reads the model.
+
+Looks follow "Understanding LSTM Networks": time runs left to right, one cluster per time step;
+at gate level the layers are yellow boxes and the pointwise ops pink circles; at cell level each
+step is the module A (green) with x_t (blue) in and h_t (purple) out. When the graph was
+backpropagated with `retain_grads=True`, nodes are instead filled by log10 of their gradient's norm
+(Graphviz's 'blues9' scheme, pale = small), with a legend, so a vanishing gradient fades visibly.
+
+Every piece of text from the graph (names, scopes, op arguments) goes through `_text`, which makes
+backslashes, quotes, angle brackets and newlines literal, so any name renders safely.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import pairwise
+
+import graphviz
+
+from .model import Graph, Node, Summary, step_of
+from .views import formula
+
+PALETTE = "blues9"  # a Graphviz colour scheme: colours 1 (palest) to 9 (darkest)
+DIM = "#d9d9d9"
+HIGHLIGHT = "#d62728"
+SYMBOLS = {"add": "+", "mul": "×", "div": "÷", "neg": "−", "sigmoid": "σ", "matmul": "@", "sum": "Σ", "pow": "^"}
+
+STYLES: dict[str, dict[str, str]] = {
+    "op": {"shape": "box", "style": "rounded,filled", "fillcolor": "#eef2f7"},
+    "param": {"shape": "box", "style": "filled", "fillcolor": "#d9ead3", "peripheries": "2"},
+    "input": {"shape": "box", "style": "filled", "fillcolor": "#dbe9f6"},
+    "const": {"shape": "plaintext", "fontcolor": "#666666", "fontsize": "9"},
+    "stub": {"shape": "box", "style": "dashed", "fontsize": "8", "fontcolor": "#555555", "height": "0.2"},
+    "cut": {"shape": "box", "style": "dashed", "color": HIGHLIGHT, "fontcolor": HIGHLIGHT},
+    "layer": {"shape": "box", "style": "filled", "fillcolor": "#ffd966"},
+    "pointwise": {"shape": "circle", "style": "filled", "fillcolor": "#f4b6c2", "margin": "0.02"},
+    "cell": {"shape": "box", "style": "rounded,filled", "fillcolor": "#b7e1cd", "fontsize": "12"},
+    "cell_in": {"shape": "ellipse", "style": "filled", "fillcolor": "#a6cee3", "margin": "0.02"},
+    "cell_out": {"shape": "circle", "style": "filled", "fillcolor": "#cab2d6", "margin": "0.02"},
+    "group": {"shape": "box", "style": "rounded,filled", "fillcolor": "#eeeeee"},
+}
+
+
+@dataclass(frozen=True)
+class GradScale:
+    """Maps a gradient norm to a colour 1..9 on a log10 scale from 10**lo to 10**hi."""
+
+    lo: int
+    hi: int
+
+    @classmethod
+    def of(cls, g: Graph) -> GradScale | None:
+        """The scale spanning the graph's gradients, or None if no op carries one (no retain_grads)."""
+        if not any(n.grad is not None and n.kind not in ("param", "input", "const") for n in g.nodes.values()):
+            return None
+        logs = [math.log10(n.grad.norm) for n in g.nodes.values() if n.grad is not None and n.grad.norm > 0]
+        if not logs:
+            return cls(-1, 0)
+        lo, hi = math.floor(min(logs)), math.ceil(max(logs))
+        return cls(lo, max(hi, lo + 1))
+
+    def colour(self, norm: float) -> int:
+        if norm <= 0:
+            return 1
+        x = (math.log10(norm) - self.lo) / (self.hi - self.lo)
+        return 1 + round(min(max(x, 0.0), 1.0) * 8)
+
+    def tick(self, colour: int) -> float:
+        """The log10 norm that colour k stands for."""
+        return self.lo + (self.hi - self.lo) * (colour - 1) / 8
+
+
+def _text(*lines: str) -> str:
+    """A DOT label from lines of raw text: every character literal, lines joined by DOT's \\n."""
+    safe = (graphviz.escape(line).replace("\r\n", "\n").replace("\n", "\\n") for line in lines if line)
+    return graphviz.nohtml("\\n".join(safe))
+
+
+def _number(v: float) -> str:
+    return f"{v + 0.0:.3g}"  # + 0.0 turns -0.0 into 0.0
+
+
+def _values(s: Summary) -> str:
+    if s.values is not None:
+        return _number(s.values[0]) if len(s.values) == 1 else "[" + ", ".join(_number(v) for v in s.values) + "]"
+    return f"mean {_number(s.mean)}, [{_number(s.lo)}, {_number(s.hi)}]"
+
+
+def _grad(s: Summary | None) -> str:
+    return "" if s is None else f"grad norm {s.norm:.2e}"
+
+
+def _shape(n: Node) -> str:
+    return str(n.shape) + ("" if n.dtype in ("float32", "") else f" {n.dtype}")
+
+
+def scope_label(parts: tuple[str, ...]) -> str:
+    """'t=3' -> 't = 3', 't=0..9' -> 't = 0 … 9 (×10)', 'layer=1' -> 'layer 1', 'forget_gate' -> 'forget gate'."""
+    out = []
+    for part in parts:
+        if part.startswith("t=") and ".." in part:
+            first, last = part[2:].split("..")
+            out.append(f"t = {first} … {last}  (×{int(last) - int(first) + 1})")
+        elif part.startswith("t="):
+            out.append(f"t = {part[2:]}")
+        elif part.startswith("layer="):
+            out.append(f"layer {part[6:]}")
+        else:
+            out.append(part.replace("_", " "))
+    return " · ".join(out)
+
+
+class _Writer:
+    def __init__(self, g: Graph) -> None:
+        self.g = g
+        self.op = g.op_graph()
+        self.into = self.op.parents()
+        self.scale = GradScale.of(g)
+        self.backward = any(e.order is not None for e in g.edges)
+
+    def title(self, n: Node) -> str:
+        """What a node is called: its name, or for a stub of an unnamed tensor the formula of that tensor."""
+        if n.stub_of is not None:
+            return formula(self.op, n.stub_of, self.into)
+        return n.name or ""
+
+    def label(self, n: Node) -> str:
+        name, kind = self.title(n), n.kind
+        value = _values(n.value) if n.value is not None else ""
+        if n.stub_of is not None:
+            return _text(name)
+        if kind == "op":
+            head = f"{name} = {n.op}" if name else n.op
+            return _text(f"{head} {n.args}".strip(), _shape(n), value, _grad(n.grad), n.note)
+        if kind in ("param", "input"):
+            return _text(name or kind, _shape(n), value, _grad(n.grad), n.note)
+        if kind == "const":  # tiny constants show their values, others what they are
+            tiny = n.value is not None and n.value.values is not None
+            return _text(value if tiny else f"{name or 'const'} {n.shape}")
+        if kind == "cut":
+            return _text(f"✂ {name}", n.note)
+        if kind == "layer":
+            return _text(f"{name} = {SYMBOLS.get(n.op, n.op)}", _grad(n.grad))
+        if kind == "pointwise":
+            return _text(SYMBOLS.get(n.op, n.op), name)
+        if kind == "cell":
+            return _text("A", name, _grad(n.grad))
+        if kind in ("cell_in", "cell_out"):
+            return _text(name)
+        return _text(name or scope_label(n.scope[-1:]) or "top level", n.args, value if name else "", _grad(n.grad))
+
+    def tooltip(self, n: Node) -> str:
+        lines = [f"{n.kind} {n.op} {n.args}".strip(), "scope: " + ("/".join(n.scope) or "(top)")]
+        if n.shape or n.dtype:
+            lines.append(f"shape {n.shape} {n.dtype}")
+        for what, s in (("value", n.value), ("grad", n.grad)):
+            if s is not None:
+                lines.append(f"{what}: norm {s.norm:.4g}, mean {s.mean:.4g}, min {s.lo:.4g}, max {s.hi:.4g}")
+        if len(n.members) > 1:
+            lines.append(f"stands for {len(n.members)} tensors")
+        return _text(*lines)
+
+    def node_attrs(self, n: Node) -> dict[str, str]:
+        attrs = dict(STYLES["stub" if n.stub_of is not None else n.kind])
+        if self.scale is not None and n.kind not in ("const", "cut") and n.stub_of is None:
+            attrs["style"] = attrs.get("style", "filled")
+            if n.grad is None:
+                attrs["fillcolor"] = "white"
+            else:
+                k = self.scale.colour(n.grad.norm)
+                attrs.update(fillcolor=f"/{PALETTE}/{k}", fontcolor="white" if k >= 7 else "black")
+        if n.focus is False:
+            attrs.update(fillcolor="#f7f7f7", fontcolor="#b0b0b0", color=DIM)
+        elif n.focus:
+            attrs.update(color=HIGHLIGHT, penwidth="2.5")
+        attrs.update(label=self.label(n), tooltip=self.tooltip(n))
+        return attrs
+
+    def edge_attrs(self, e) -> dict[str, str]:
+        attrs: dict[str, str] = {}
+        if e.kind == "cut":
+            attrs.update(style="dashed", color=HIGHLIGHT, fontcolor=HIGHLIGHT, arrowhead="tee", label="✂ detach()")
+        elif e.kind == "loop":
+            attrs.update(color="#1f77b4", fontcolor="#1f77b4", constraint="false", penwidth="1.5")
+        elif self.g.nodes[e.src].lane == self.g.nodes[e.dst].lane == "c":
+            # Heavy edges are kept short and straight: the lane. (Graphviz's `group` would be straighter
+            # but, with newrank and clusters, makes dot 2.4x fail with "trouble in init_rank".)
+            attrs.update(weight="10", penwidth="2")
+        if self.backward:
+            if e.order is None:
+                attrs.update(style="dotted", color="#bbbbbb")
+            else:
+                attrs.update(dir="back", color="#8c2d04", fontcolor="#8c2d04")
+        if e.label:
+            attrs["label"] = _text(e.label)
+        if e.focus is False:
+            attrs.update(color=DIM, fontcolor=DIM)
+        elif e.focus:
+            attrs.update(color=HIGHLIGHT, penwidth="2")
+        return attrs
+
+    def cluster(self, parent: graphviz.Digraph, c, drawn: tuple[str, ...], path: str) -> None:
+        with parent.subgraph(name=f"cluster_{path}") as sub:
+            sub.attr(label=_text(scope_label(c.scope[len(drawn) :])), labeljust="l", **_cluster_style(c.scope))
+            self.fill(sub, c, path)
+
+    def fill(self, dot: graphviz.Digraph, c, path: str) -> None:
+        for nid in c.nodes:
+            dot.node(nid, **self.node_attrs(self.g.nodes[nid]))
+        for k, child in enumerate(c.children):
+            self.cluster(dot, child, c.scope, f"{path}_{k}" if path else str(k))
+
+    def legend(self, dot: graphviz.Digraph) -> None:
+        cells = []
+        for k in range(1, 10):
+            font = ' color="white"' if k >= 7 else ""
+            cells.append(f'<td bgcolor="/{PALETTE}/{k}"><font{font}>{10 ** self.scale.tick(k):.0e}</font></td>')
+        title = '<tr><td colspan="9">gradient norm (fill colour)</td></tr>'
+        table = f'<table border="0" cellborder="1" cellspacing="0">{title}<tr>{"".join(cells)}</tr></table>'
+        dot.node("legend", label=f"<{table}>", shape="plaintext", fontsize="9")
+
+
+def _cluster_style(scope: tuple[str, ...]) -> dict[str, str]:
+    last = scope[-1]
+    if last.startswith("t="):
+        return {"style": "rounded,filled", "fillcolor": "#f4faf4", "color": "#9ccc9c", "fontsize": "12"}
+    if last.startswith("layer="):
+        return {"style": "dashed", "color": "#999999", "fontsize": "11"}
+    if step_of(scope) is not None:  # a gate inside a step
+        return {"style": "rounded,dotted", "color": "#999999", "fontsize": "9", "fontcolor": "#666666"}
+    return {"style": "rounded", "color": "#777777", "fontsize": "11"}
+
+
+def _ordering_edges(g: Graph) -> list[tuple[str, str]]:
+    """Invisible edges that keep the steps of a layer in a row, left to right.
+
+    A node with no inputs (a weight's stub, x_t) would otherwise be ranked first, stretching its
+    step back over the earlier steps; an edge from the previous step's last node puts it after.
+    """
+    fed = {e.dst for e in g.edges}
+    members: dict[tuple[str, ...], list[str]] = {s: [] for s in g.steps()}
+    for nid, n in g.nodes.items():
+        s = step_of(n.scope)
+        if s is not None:
+            members[s].append(nid)
+    edges = []
+    for before, s in pairwise(members):
+        if before[:-1] == s[:-1]:
+            edges += [(members[before][-1], nid) for nid in members[s] if nid not in fed]
+    return edges
+
+
+def to_dot(g: Graph, title: str | None = None) -> graphviz.Digraph:
+    """The Digraph of a view: clusters from its scope tree, nodes in forward order, then edges."""
+    w = _Writer(g)
+    dot = graphviz.Digraph(
+        "tinygrad_rnn",
+        graph_attr={"rankdir": "LR", "newrank": "true", "fontname": "Helvetica", "nodesep": "0.2", "ranksep": "0.3"},
+        node_attr={"fontname": "Helvetica", "fontsize": "10", "margin": "0.08,0.03"},
+        edge_attr={"fontname": "Helvetica", "fontsize": "9", "arrowsize": "0.6"},
+    )
+    if title:
+        dot.attr(label=_text(title), labelloc="t", fontsize="14")
+    w.fill(dot, g.scope_tree(), "")
+    for e in g.edges:
+        dot.edge(e.src, e.dst, **w.edge_attrs(e))
+    for a, b in _ordering_edges(g):
+        dot.edge(a, b, style="invis")
+    if w.scale is not None:
+        w.legend(dot)
+    return dot

@@ -1,0 +1,150 @@
+"""`make figures`: the figures of "Understanding LSTM Networks", drawn from real graphs.
+
+    python -m tinygrad_rnn.viz.figures [OUT_DIR] [--only NAME ...]     (OUT_DIR: docs/images)
+
+Each figure is a small seeded model run forward (and backward where gradients are shown), drawn by
+`draw`: nothing is drawn by hand, so a figure changes when the code it depicts changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import graphviz
+import numpy as np
+
+from ..nn import LSTMCell
+from ..nn.functional import mse_loss
+from ..tensor import Tensor, scope
+from .draw import draw
+from .examples import unrolled_loss
+
+LONG_STEPS = 32
+
+
+def rnn_rolled() -> graphviz.Digraph:
+    loss, _ = unrolled_loss("rnn", 4, backward=False)
+    return draw(loss, level="cell", rolled=True, title="A recurrent neural network, rolled: A loops over the steps")
+
+
+def rnn_unrolled() -> graphviz.Digraph:
+    loss, _ = unrolled_loss("rnn", 4, backward=False)
+    return draw(loss, level="cell", title="The same network unrolled: one copy of A per time step")
+
+
+def short_term_dependency() -> graphviz.Digraph:
+    loss, xs = unrolled_loss("rnn", 3)
+    return draw(
+        loss,
+        level="gate",
+        focus=(loss, xs[0]),
+        title="A short gap: the path from x_0 to the loss (highlighted) is short, and its gradient arrives",
+    )
+
+
+def long_term_dependency() -> graphviz.Digraph:
+    rnn_loss, _ = unrolled_loss("rnn", LONG_STEPS)
+    lstm_loss, _ = unrolled_loss("lstm", LONG_STEPS, forget_bias=3.0)
+    return draw(
+        rnn_loss,
+        lstm_loss,
+        level="cell",
+        title=f"A long gap ({LONG_STEPS} steps), one colour scale: the gradient reaching x_0 through a plain RNN "
+        "has vanished; through an LSTM (forget gate bias 3) it has not",
+    )
+
+
+def lstm_chain() -> graphviz.Digraph:
+    loss, _ = unrolled_loss("lstm", 3, backward=False)
+    return draw(loss, level="gate", title="The repeating module in an LSTM contains four interacting layers")
+
+
+def _lstm_focus(scopes: tuple[str, ...], title: str) -> Callable[[], graphviz.Digraph]:
+    def figure() -> graphviz.Digraph:
+        loss, _ = unrolled_loss("lstm", 3, backward=False)
+        return draw(loss, level="gate", focus=scopes, title=title)
+
+    return figure
+
+
+def lstm_backward() -> graphviz.Digraph:
+    loss, _ = unrolled_loss("lstm", 2)
+    return draw(
+        loss,
+        backward=True,
+        title="Backward through two LSTM steps: each edge numbered in the order "
+        "backward runs it, with the local derivative it multiplies the gradient by",
+    )
+
+
+def truncated_bptt() -> graphviz.Digraph:
+    """Two chunks of two steps; the state is detached between them, so backward stops at the cut."""
+    rng = np.random.default_rng(0)
+    cell = LSTMCell(3, 4, rng=rng)
+    state, chunks = None, []
+    with scope("lstm"):
+        for t in range(4):
+            if t == 2:
+                chunks.append(state)  # keep the first chunk alive, so the cut can be drawn
+                state = tuple(s.detach() for s in state)
+            with scope(f"t={t}"):
+                state = cell(Tensor(rng.standard_normal((1, 3)).astype(np.float32), name=f"x_{t}"), state)
+        loss = mse_loss(state[0], np.zeros((1, 4), dtype=np.float32))
+    loss.name = "loss"
+    loss.backward(retain_grads=True)
+    return draw(loss, level="gate", title="Truncated backpropagation through time: detach() cuts the graph")
+
+
+def _variant(kind: str, title: str) -> Callable[[], graphviz.Digraph]:
+    def figure() -> graphviz.Digraph:
+        loss, _ = unrolled_loss(kind, 3, backward=False)
+        return draw(loss, level="gate", title=title)
+
+    return figure
+
+
+FIGURES: dict[str, Callable[[], graphviz.Digraph]] = {
+    "rnn_rolled": rnn_rolled,
+    "rnn_unrolled": rnn_unrolled,
+    "short_term_dependency": short_term_dependency,
+    "long_term_dependency": long_term_dependency,
+    "lstm_chain": lstm_chain,
+    "lstm_focus_forget": _lstm_focus(("forget_gate",), "Forget gate: f_t = σ(W_f·[h_{t-1}, x_t] + b_f)"),
+    "lstm_focus_input": _lstm_focus(("input_gate", "candidate"), "Input gate and candidate: i_t and C~_t"),
+    "lstm_focus_cell_update": _lstm_focus(("cell_state",), "Cell update: C_t = f_t * C_{t-1} + i_t * C~_t"),
+    "lstm_focus_output": _lstm_focus(
+        ("output_gate",), "Output: o_t = σ(W_o·[h_{t-1}, x_t] + b_o), h_t = o_t * tanh(C_t)"
+    ),
+    "lstm_backward": lstm_backward,
+    "truncated_bptt": truncated_bptt,
+    "peephole": _variant("peephole", "Peephole connections: the gates also look at the cell state"),
+    "coupled": _variant("coupled", "Coupled forget and input gates: i = 1 - f"),
+    "gru": _variant("gru", "Gated recurrent unit (PyTorch's form): reset r, update z, candidate n"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", nargs="?", type=Path, default=Path("docs/images"), help="folder for the SVG files")
+    parser.add_argument("--only", nargs="+", choices=list(FIGURES), help="draw only these figures")
+    ns = parser.parse_args(argv)
+    ns.out.mkdir(parents=True, exist_ok=True)
+    for name in ns.only or FIGURES:
+        path = ns.out / f"{name}.svg"
+        try:
+            path.write_bytes(FIGURES[name]().pipe(format="svg"))
+        except graphviz.ExecutableNotFound:
+            print(
+                "figures: Graphviz's `dot` program is needed to draw the figures (apt-get install graphviz)",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,333 @@
+"""The plain graph model that the renderer draws: nodes, edges and a scope tree, traced from tensors.
+
+`trace(*tensors)` walks the recorded graph backwards from the given tensors (each tensor's
+`_ctx.parents`) and copies into plain dataclasses what a drawing needs: op names, tensor names,
+shapes, scopes, and summaries of values and gradients. No Tensor is kept, so views (views.py) can
+transform the model freely, the DOT writer (dot.py) only reads it, and tests can check it directly.
+Nothing in the recorded graph is changed.
+
+Where a node is drawn is its scope: an op's is the scope stack in force when it ran (e.g.
+('lstm', 'layer=0', 't=3', 'forget_gate')). A leaf (an input, a weight, a constant) is created
+outside the code that uses it, so it is drawn where it is used: at the longest scope its consumers
+have in common. A scope part that starts with "t=" is a time step; the scope up to it is the step. One more rule
+keeps each step's picture whole: a reshape made outside the steps from a tensor of one step (a
+layer's `stack` of its outputs unsqueezes each h_t) is drawn in that step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from weakref import WeakKeyDictionary
+
+import numpy as np
+
+from ..nn.module import Parameter
+from ..tensor import Tensor, detached_source
+
+STEP_PREFIX = "t="
+TINY = 4  # tensors with at most this many elements show their values in labels
+
+
+def step_of(scope: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The scope up to and including its time step part ('t=3'), or None outside any step."""
+    for k, part in enumerate(scope):
+        if part.startswith(STEP_PREFIX):
+            return scope[: k + 1]
+    return None
+
+
+def _step_number(step: tuple[str, ...]) -> tuple[int, str]:
+    """Sort key of a step: 't=10' after 't=9' (and any non-numeric step name after the numbers)."""
+    k = step[-1][len(STEP_PREFIX) :]
+    return (int(k), "") if k.isdigit() else (1 << 62, k)
+
+
+def common_prefix(scopes: list[tuple[str, ...]]) -> tuple[str, ...]:
+    """The longest scope that every scope in the list starts with."""
+    first = scopes[0]
+    n = len(first)
+    for s in scopes[1:]:
+        n = min(n, len(s))
+        while s[:n] != first[:n]:
+            n -= 1
+    return first[:n]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Statistics of one array, enough to label a node without keeping the array."""
+
+    norm: float  # Euclidean norm of all elements (for gradients: the colour of the node)
+    mean: float
+    lo: float
+    hi: float
+    values: tuple[float, ...] | None  # the values themselves, for arrays of at most TINY elements
+
+    @classmethod
+    def of(cls, a: np.ndarray | None) -> Summary | None:
+        if a is None:
+            return None
+        a = np.asarray(a, dtype=np.float64)
+        if a.size == 0:
+            return cls(0.0, 0.0, 0.0, 0.0, ())
+        values = tuple(float(v) for v in a.ravel()) if a.size <= TINY else None
+        return cls(float(np.linalg.norm(a.ravel())), float(a.mean()), float(a.min()), float(a.max()), values)
+
+
+@dataclass
+class Node:
+    """One box of the drawing.
+
+    kind: at op level "op" (a tensor an op made), "param" (an nn.Parameter), "input" (another leaf
+    that requires grad), "const" (a leaf that does not), "cut" (the tensor a detached leaf was cut
+    from, when it is not otherwise in the drawing). Coarser views add "layer" and "pointwise" (gate
+    level), "cell", "cell_in", "cell_out" and "group" (cell level).
+    """
+
+    id: str  # a DOT name made from the position in the graph, never from id(): same graph, same text
+    kind: str
+    scope: tuple[str, ...]  # where the node is drawn
+    name: str | None = None
+    op: str = ""  # the Function's name for an op ('matmul', 'sigmoid', ...)
+    args: str = ""  # its non-tensor arguments ('[..., 0:4]', 'axis=0', ...)
+    shape: tuple[int, ...] = ()
+    dtype: str = ""
+    value: Summary | None = None
+    grad: Summary | None = None  # None when no gradient was stored (no backward, or no retain_grads)
+    requires_grad: bool = False
+    stub_of: str | None = None  # a stub: the id of the shared node it stands for in one time step
+    members: tuple[str, ...] = ()  # the traced nodes this node stands for (just itself at op level)
+    note: str = ""  # an extra line for the label, e.g. 'shared by 3 steps'
+    lane: str = ""  # the state lane it is on ('c', the cell state): drawn as a straight line through the steps
+    focus: bool | None = None  # None: no focus in effect; True: highlighted; False: dimmed
+
+
+@dataclass
+class Edge:
+    """A tensor flowing from `src` into the op of `dst` (as its input number `arg`)."""
+
+    src: str
+    dst: str
+    kind: str = "data"  # "data", "cut" (a detach), "loop" (rolled view: from one step into the next)
+    arg: int = 0
+    order: int | None = None  # when backward runs this edge (1 = first); None if no gradient flows on it
+    label: str = ""
+    focus: bool | None = None
+
+
+@dataclass
+class Cluster:
+    """A box around the nodes of one scope; its children are the scopes nested inside it."""
+
+    scope: tuple[str, ...]
+    nodes: list[str] = field(default_factory=list)
+    children: list[Cluster] = field(default_factory=list)
+
+
+@dataclass
+class Graph:
+    """Nodes (in forward order: every node after its inputs), edges, and what view made them.
+
+    `roots` are the traced ids of the tensors given to `trace`, in order. A view keeps the traced
+    graph as `origin`: the ids in a node's `members` are nodes of that graph.
+    """
+
+    nodes: dict[str, Node]
+    edges: list[Edge]
+    roots: tuple[str, ...] = ()
+    level: str = "op"
+    rolled: bool = False
+    origin: Graph | None = field(default=None, repr=False)
+    _ids: WeakKeyDictionary = field(default_factory=WeakKeyDictionary, repr=False, compare=False)
+
+    def op_graph(self) -> Graph:
+        """The traced op-level graph this one was made from (itself, for the trace)."""
+        return self.origin or self
+
+    def id_of(self, t: Tensor) -> str:
+        """The traced node id of a tensor in this graph (KeyError if the tensor is not in it)."""
+        try:
+            return self._ids[t]
+        except KeyError:
+            raise KeyError(f"tensor {t.name or t.shape!r} is not part of the drawn graph") from None
+
+    def parents(self) -> dict[str, list[Edge]]:
+        """The data edges into each node, in input order."""
+        into: dict[str, list[Edge]] = {nid: [] for nid in self.nodes}
+        for e in self.edges:
+            if e.kind == "data":
+                into[e.dst].append(e)
+        for edges in into.values():
+            edges.sort(key=lambda e: e.arg)
+        return into
+
+    def consumers(self) -> dict[str, list[str]]:
+        """The nodes each node feeds through a data edge (one entry per edge)."""
+        out: dict[str, list[str]] = {nid: [] for nid in self.nodes}
+        for e in self.edges:
+            if e.kind == "data":
+                out[e.src].append(e.dst)
+        return out
+
+    def steps(self) -> list[tuple[str, ...]]:
+        """Every time step (a scope ending in 't=k'): grouped by what encloses them (the layer), in
+        the order those first appear, and in order of k within each."""
+        layers: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
+        for node in self.nodes.values():
+            s = step_of(node.scope)
+            if s is not None:
+                layers.setdefault(s[:-1], set()).add(s)
+        return [s for group in layers.values() for s in sorted(group, key=_step_number)]
+
+    def scope_tree(self) -> Cluster:
+        """The clusters of the drawing: one per scope, nested; the root is the whole graph.
+
+        Op level draws every scope (gate scopes too); coarser levels stop at the time step, whose
+        gates are the nodes themselves. A cluster that holds nothing but one other cluster is
+        merged into it (a hand-unrolled 't=3' around a cell's scope becomes one box).
+        """
+        root = Cluster(())
+        index = {(): root}
+        for node in self.nodes.values():
+            scope = node.scope
+            if self.level != "op":
+                scope = step_of(scope) or scope
+            for k in range(1, len(scope) + 1):
+                if scope[:k] not in index:
+                    index[scope[:k]] = Cluster(scope[:k])
+                    index[scope[: k - 1]].children.append(index[scope[:k]])
+            index[scope].nodes.append(node.id)
+
+        def merge(c: Cluster) -> Cluster:
+            c.children = [merge(child) for child in c.children]
+            if c.scope and not c.nodes and len(c.children) == 1:
+                return c.children[0]
+            return c
+
+        root.children = [merge(child) for child in root.children]
+        return root
+
+
+def trace(*tensors: Tensor) -> Graph:
+    """The op-level model of everything the given tensors were computed from.
+
+    Nodes come in forward order (a depth-first walk from each tensor, inputs in order, each node
+    after all its inputs), which is also the order the DOT text lists them in: the same graph built
+    twice gives the same model. A leaf that came from `.detach()` gets a "cut" edge from the tensor
+    it was cut from, when that tensor is still alive.
+    """
+    if not tensors:
+        raise ValueError("trace: give at least one tensor to draw")
+    for k, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"trace: argument {k} is a {type(t).__name__}, not a Tensor")
+    order = _forward_order(tensors)
+    ids = {t: f"n{k}" for k, t in enumerate(order)}
+    nodes: dict[str, Node] = {}
+    edges: list[Edge] = []
+    used_in: dict[Tensor, list[tuple[str, ...]]] = {}  # leaf -> the scopes of its consumers
+    for t in order:
+        if t._ctx is not None:
+            for k, p in enumerate(t._ctx.parents):
+                edges.append(Edge(ids[p], ids[t], arg=k))
+                if p._ctx is None:
+                    used_in.setdefault(p, []).append(t.scope)
+    scopes: dict[Tensor, tuple[str, ...]] = {}
+    for t in order:
+        nid = ids[t]
+        if t._ctx is not None:
+            kind, op, args, scope = "op", t._ctx.name, t._ctx.describe(), t.scope
+            if op == "reshape" and step_of(scope) is None:
+                scope = step_of(scopes[t._ctx.parents[0]]) or scope
+            scopes[t] = scope
+        else:
+            kind = "param" if isinstance(t, Parameter) else "input" if t.requires_grad else "const"
+            op, args = "", ""
+            scope = common_prefix(used_in[t]) if t in used_in else t.scope
+        nodes[nid] = Node(
+            id=nid,
+            kind=kind,
+            scope=scope,
+            name=t.name,
+            op=op,
+            args=args,
+            shape=tuple(t.shape),
+            dtype=str(t.dtype),
+            value=Summary.of(t.data),
+            grad=Summary.of(t.grad),
+            requires_grad=t.requires_grad,
+            members=(nid,),
+        )
+    for t in order:
+        source = detached_source(t) if t._ctx is None else None
+        if source is None:
+            continue
+        if source in ids:
+            edges.append(Edge(ids[source], ids[t], kind="cut"))
+        else:  # the tensor it was cut from lives in a graph we are not drawing (the previous chunk)
+            ghost = f"{ids[t]}_cut"
+            nodes[ghost] = Node(
+                id=ghost,
+                kind="cut",
+                scope=nodes[ids[t]].scope,
+                name=source.name,
+                shape=tuple(source.shape),
+                dtype=str(source.dtype),
+                value=Summary.of(source.data),
+                members=(ghost,),
+                note="in the previous chunk",
+            )
+            edges.append(Edge(ghost, ids[t], kind="cut"))
+    g = Graph(nodes, edges, roots=tuple(ids[t] for t in tensors))
+    for t, nid in ids.items():
+        g._ids[t] = nid
+    return g
+
+
+def _forward_order(roots: tuple[Tensor, ...]) -> list[Tensor]:
+    """Every tensor the roots depend on, each after its inputs (iterative depth-first post-order)."""
+    order: list[Tensor] = []
+    seen: set[Tensor] = set()
+    for root in roots:
+        stack: list[tuple[Tensor, bool]] = [(root, False)]
+        while stack:
+            t, inputs_done = stack.pop()
+            if inputs_done:
+                order.append(t)
+                continue
+            if t in seen:
+                continue
+            seen.add(t)
+            stack.append((t, True))
+            if t._ctx is not None:
+                stack.extend((p, False) for p in reversed(t._ctx.parents) if p not in seen)
+    return order
+
+
+def backward_order(g: Graph, root: str) -> list[str]:
+    """The op nodes below `root` in the order `Tensor.backward` runs them.
+
+    The same Kahn's algorithm as `tensor.topological_order` (a node is ready once every consumer has
+    sent its gradient; ready nodes on a stack), run on the model, so it also works after backward
+    has released the saved arrays, which `topological_order` refuses.
+    """
+    into = g.parents()
+    pending: dict[str, int] = {}
+    stack = [root]
+    while stack:
+        for e in into[stack.pop()]:
+            if g.nodes[e.src].kind == "op":
+                pending[e.src] = pending.get(e.src, 0) + 1
+                if pending[e.src] == 1:
+                    stack.append(e.src)
+    order: list[str] = []
+    ready = [root] if g.nodes[root].kind == "op" else []
+    while ready:
+        nid = ready.pop()
+        order.append(nid)
+        for e in into[nid]:
+            if g.nodes[e.src].kind == "op":
+                pending[e.src] -= 1
+                if pending[e.src] == 0:
+                    ready.append(e.src)
+    return order

@@ -1,0 +1,565 @@
+"""Views: transformations of the graph model (model.py) into the graph that gets drawn.
+
+`draw` applies them in this order: `number_backward` (for backward=True), `share_stubs` (always),
+then the level (`gate_level` or `cell_level`; op level is the traced graph itself), `roll` (for
+rolled=True), `focus` and `backward_labels`. Each takes a Graph and returns a new one; none
+changes its input, and none touches the recorded tensors.
+
+The levels, in the notation of "Understanding LSTM Networks":
+- op: every primitive op, with the shared weights as small stubs in each step.
+- gate: each named activation (i, f, g, o; r, z, n; an RNN's h) becomes one "layer" box that
+  absorbs the matmuls, slices and adds that compute its pre-activation; the pointwise ops between
+  the layers (the x and + on the cell state, tanh(c), o * tanh(c), ...) stay as "pointwise" circles.
+- cell: each time step becomes one box, the article's repeating module A, with its inputs x_t
+  ("cell_in") and the outputs it sends out of the steps ("cell_out"); everything outside the steps
+  becomes one "group" box per scope.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from .model import Edge, Graph, Node, backward_order, common_prefix, step_of
+
+ACTIVATIONS = {"sigmoid", "tanh", "relu"}
+LEVELS = ("op", "gate", "cell")
+LEAF_KINDS = ("param", "input", "const")
+LANES = ("c",)  # the name the LSTM cells give their cell state
+
+
+def _derive(g: Graph, nodes: dict[str, Node], edges: list[Edge], **changes) -> Graph:
+    """A new graph made from g: same roots and op graph, new nodes and edges."""
+    fields = dict(roots=g.roots, level=g.level, rolled=g.rolled, origin=g.op_graph(), _ids=g._ids)
+    fields.update(changes)
+    return Graph(nodes, edges, **fields)
+
+
+def _dedupe(edges: list[Edge]) -> list[Edge]:
+    """One edge per (src, dst, kind, label); a merged edge keeps the latest backward order."""
+    kept: dict[tuple, Edge] = {}
+    for e in edges:
+        key = (e.src, e.dst, e.kind, e.label)
+        if key not in kept:
+            kept[key] = e
+        elif e.order is not None and (kept[key].order is None or e.order > kept[key].order):
+            kept[key] = replace(kept[key], order=e.order)
+    return list(kept.values())
+
+
+# -- the backward pass ---------------------------------------------------------------------------
+
+
+def number_backward(g: Graph) -> Graph:
+    """Number every edge that carries a gradient in the order backward sends it (1 = first).
+
+    Backward visits the op nodes in `backward_order` and at each one sends a gradient to each
+    input that wants one, in input order: a parent that is an op, or a leaf with requires_grad.
+    """
+    if len(g.roots) != 1:
+        raise ValueError(f"the backward view draws the backward pass of one tensor (the loss), got {len(g.roots)}")
+    into = g.parents()
+    numbers: dict[tuple[str, str, int], int] = {}
+    for nid in backward_order(g, g.roots[0]):
+        for e in into[nid]:
+            if g.nodes[e.src].requires_grad:
+                numbers[(e.src, e.dst, e.arg)] = len(numbers) + 1
+    edges = [replace(e, order=numbers.get((e.src, e.dst, e.arg))) if e.kind == "data" else e for e in g.edges]
+    return _derive(g, dict(g.nodes), edges)
+
+
+# The local derivative of an op's output with respect to each input, as text: {a} {b} are the
+# inputs, {y} the output, {k} the input's position, {args} the op's arguments.
+LOCAL_DERIVATIVES = {
+    "add": ("1", "1"),
+    "mul": ("{b}", "{a}"),
+    "div": ("1 / {b}", "−{a} / {b}²"),
+    "neg": ("−1",),
+    "pow": ("{p}·{a}^{p1}",),
+    "exp": ("{y}",),
+    "log": ("1 / {a}",),
+    "tanh": ("1 − {y}²",),
+    "sigmoid": ("{y}·(1 − {y})",),
+    "relu": ("[{a} > 0]",),
+    "matmul": ("g @ {b}ᵀ", "{a}ᵀ @ g"),
+    "sum": ("1 (broadcast)",),
+    "max": ("[{a} = max]",),
+    "reshape": ("reshape back",),
+    "transpose": ("transpose back",),
+    "getitem": ("g placed at {args}",),
+}
+
+
+def local_derivative(g: Graph, e: Edge, into: dict[str, list[Edge]]) -> str:
+    """'∂/∂a = b' for the edge a -> (a * b): what the op multiplies the incoming gradient by."""
+    dst = g.nodes[e.dst]
+    ins = [_short(g, p.src, into) for p in into[e.dst]]
+    names = {"a": ins[0], "b": ins[-1], "y": dst.name or "y", "args": dst.args}
+    if dst.op == "pow":
+        p = float(dst.args.removeprefix("p="))
+        names.update(p=f"{p:g}", p1=f"{p - 1:g}")
+    if dst.op == "cat":
+        text = f"slice {e.arg} of g"
+    else:
+        table = LOCAL_DERIVATIVES.get(dst.op)
+        text = table[min(e.arg, len(table) - 1)].format(**names) if table else f"d{dst.op}"
+    return f"∂/∂{ins[e.arg]} = {text}"
+
+
+def _short(g: Graph, nid: str, into: dict[str, list[Edge]]) -> str:
+    """A tensor's name, or a one-op formula of it ('tanh(c)'), or at least its op ('getitem')."""
+    text = formula(g, nid, into, depth=1)
+    return g.nodes[nid].op if text == "…" else text
+
+
+def backward_labels(g: Graph) -> Graph:
+    """Label the numbered edges: at op level with the local derivative, coarser with the number only.
+
+    Numbers are renumbered 1, 2, 3, ... in backward order among the edges still drawn.
+    """
+    ranks = {order: k + 1 for k, order in enumerate(sorted({e.order for e in g.edges if e.order is not None}))}
+    op = g.op_graph()
+    into = op.parents()
+    edges = []
+    for e in g.edges:
+        if e.order is not None:
+            label = f"{ranks[e.order]}"
+            if g.level == "op":
+                traced = replace(e, src=g.nodes[e.src].stub_of or e.src)
+                label += ": " + local_derivative(op, traced, into)
+            e = replace(e, label=label)
+        edges.append(e)
+    return _derive(g, dict(g.nodes), edges)
+
+
+# -- names for unnamed tensors -------------------------------------------------------------------
+
+_INFIX = {"add": " + ", "mul": "·", "div": " / ", "matmul": " @ "}
+_CALL = {"sigmoid": "σ", "tanh": "tanh", "relu": "relu", "exp": "exp", "log": "log", "max": "max", "cat": "cat"}
+
+
+def formula(g: Graph, nid: str, into: dict[str, list[Edge]], depth: int = 3) -> str:
+    """A short expression for a tensor: its name, or how it was computed ('x @ weight_ihᵀ + bias_ih').
+
+    Goes `depth` ops deep; deeper parts become '…'. A one-element constant shows its value.
+    """
+    n = g.nodes[nid]
+    if n.name:
+        return n.name
+    if n.kind != "op":
+        if n.value is not None and n.value.values is not None and len(n.value.values) == 1:
+            return f"{n.value.values[0]:g}"
+        return n.kind
+    if depth == 0:
+        return "…"
+    ins = [formula(g, e.src, into, depth - 1) for e in into[nid]]
+    if all(s == "…" for s in ins):
+        return "…"
+
+    def wrapped(s: str) -> str:
+        return f"({s})" if " " in s else s
+
+    if n.op in _INFIX and len(ins) == 2:
+        sep = _INFIX[n.op]
+        return sep.join(ins) if n.op == "add" else sep.join(wrapped(s) for s in ins)
+    if n.op == "neg":
+        return f"−{wrapped(ins[0])}"
+    if n.op == "transpose":
+        return f"{wrapped(ins[0])}ᵀ"
+    if n.op == "getitem":
+        return f"{wrapped(ins[0])}{n.args}"
+    if n.op == "pow":
+        return f"{wrapped(ins[0])}^{n.args.removeprefix('p=')}"
+    if n.op == "sum":
+        return f"Σ{wrapped(ins[0])}"
+    if n.op == "reshape":
+        return ins[0]
+    return f"{_CALL.get(n.op, n.op)}({', '.join(ins)})"
+
+
+# -- stubs for shared tensors --------------------------------------------------------------------
+
+
+def share_stubs(g: Graph) -> Graph:
+    """Draw a tensor that several time steps share as a small stub inside each step that uses it.
+
+    A weight used at every step, or a layer's input projection (computed for all steps in one
+    matmul, then sliced per step), would otherwise send edges across the whole picture. The stub in
+    each step stands for it; the tensor itself stays, noted 'shared by T steps' (a weight's .grad
+    there is the total of all steps). Only tensors outside the steps are shared this way: a step's
+    output feeding the next step is the recurrence itself, and is drawn.
+    """
+    consumers = g.consumers()
+    stubs: dict[tuple[str, tuple[str, ...]], Node] = {}  # (shared node, step) -> its stub there
+    first_use: dict[str, list[Node]] = {}  # consumer id -> stubs to list just before it
+    nodes = dict(g.nodes)
+    for nid, n in g.nodes.items():
+        if step_of(n.scope) is not None:
+            continue
+        by_step: dict[tuple[str, ...], list[str]] = {}
+        for c in consumers[nid]:
+            s = step_of(g.nodes[c].scope)
+            if s is not None:
+                by_step.setdefault(s, []).append(c)
+        if len(by_step) < 2:
+            continue
+        nodes[nid] = replace(n, note=f"shared by {len(by_step)} steps")
+        for j, (s, users) in enumerate(by_step.items()):
+            scope = common_prefix([g.nodes[c].scope for c in users])
+            stub = replace(n, id=f"{nid}_s{j}", scope=scope, stub_of=nid, value=None, grad=None, note="")
+            stubs[(nid, s)] = stub
+            first_use.setdefault(users[0], []).append(stub)
+    if not stubs:
+        return g
+    ordered: dict[str, Node] = {}
+    for nid, n in nodes.items():
+        for stub in first_use.get(nid, ()):
+            ordered[stub.id] = stub
+        ordered[nid] = n
+    edges = []
+    for e in g.edges:
+        stub = stubs.get((e.src, step_of(g.nodes[e.dst].scope))) if e.kind == "data" else None
+        edges.append(replace(e, src=stub.id) if stub else e)
+    return _derive(g, ordered, edges)
+
+
+def prune_to_steps(g: Graph) -> Graph:
+    """Keep only the parts connected to the time steps (coarse levels draw the recurrence).
+
+    Once shared tensors are stubs, a layer's input projection and its weights are no longer
+    connected to the steps; at gate and cell level they are left out (their stubs stay). A graph
+    without time steps is kept whole.
+    """
+    if not g.steps():
+        return g
+    neighbours: dict[str, list[str]] = {nid: [] for nid in g.nodes}
+    for e in g.edges:
+        neighbours[e.src].append(e.dst)
+        neighbours[e.dst].append(e.src)
+    keep: set[str] = set()
+    for nid, n in g.nodes.items():
+        if nid in keep or step_of(n.scope) is None:
+            continue
+        keep.add(nid)
+        stack = [nid]
+        while stack:
+            for m in neighbours[stack.pop()]:
+                if m not in keep:
+                    keep.add(m)
+                    stack.append(m)
+    nodes = {nid: n for nid, n in g.nodes.items() if nid in keep}
+    return _derive(g, nodes, [e for e in g.edges if e.src in keep])
+
+
+# -- gate level ----------------------------------------------------------------------------------
+
+
+def gate_level(g: Graph) -> Graph:
+    """One box per gate per step ("layer"), pointwise ops as circles ("pointwise").
+
+    Within a step, an unnamed op whose every consumer is a named activation (or such an op itself)
+    computes part of that activation's pre-activation: it is absorbed into the activation's box,
+    whose inputs become whatever fed the absorbed ops (h_{t-1}, x_t, c_{t-1} for peepholes). The
+    weights used only inside boxes are left out, as the article leaves them out.
+    """
+    g = prune_to_steps(g)
+    into, consumers = g.parents(), g.consumers()
+    step = {nid: step_of(n.scope) for nid, n in g.nodes.items()}
+
+    def is_activation(n: Node) -> bool:
+        return n.kind == "op" and bool(n.name) and n.op in ACTIVATIONS and n.stub_of is None
+
+    absorbed: set[str] = set()
+    for nid in reversed(list(g.nodes)):
+        n = g.nodes[nid]
+        if n.kind != "op" or n.name or n.stub_of or step[nid] is None or not consumers[nid]:
+            continue
+        if all(step[c] == step[nid] and (c in absorbed or is_activation(g.nodes[c])) for c in consumers[nid]):
+            absorbed.add(nid)
+    hidden = absorbed | {
+        nid
+        for nid, n in g.nodes.items()
+        if n.kind == "param" and consumers[nid] and all(c in absorbed for c in consumers[nid])
+    }
+
+    # For each absorbed op: the ops absorbed above it, and what feeds that region from outside.
+    region: dict[str, list[str]] = {}
+    entries: dict[str, list[Edge]] = {}
+    for nid in g.nodes:
+        if nid in absorbed:
+            region[nid], entries[nid] = _expand(nid, into, absorbed, region, entries)
+
+    nodes: dict[str, Node] = {}
+    edges: list[Edge] = []
+    for nid, n in g.nodes.items():
+        if nid in hidden:
+            continue
+        members, ins = _expand(nid, into, absorbed, region, entries)
+        if n.kind == "op" and n.stub_of is None and step[nid] is not None:
+            kind = "layer" if is_activation(n) and len(members) > 1 else "pointwise"
+            n = replace(n, kind=kind, members=_flat([g.nodes[m] for m in members]))
+        nodes[nid] = n
+        edges.extend(replace(e, dst=nid) for e in ins if e.src not in hidden)
+    edges.extend(e for e in g.edges if e.kind != "data" and e.src in nodes and e.dst in nodes)
+    return _derive(g, nodes, _dedupe(edges), level="gate")
+
+
+def _expand(nid, into, absorbed, region, entries) -> tuple[list[str], list[Edge]]:
+    """The members of nid's box (itself and the absorbed ops above it) and the edges entering them."""
+    members, ins = [nid], []
+    for e in into[nid]:
+        if e.src in absorbed:
+            members += [m for m in region[e.src] if m not in members]
+            ins += entries[e.src]
+        else:
+            ins.append(e)
+    return members, ins
+
+
+# -- cell level ----------------------------------------------------------------------------------
+
+
+def cell_level(g: Graph) -> Graph:
+    """One box per time step (the article's A), its inputs x_t and its outputs h_t.
+
+    In a step: inputs that require grad and stubs of shared tensors become the step's "cell_in";
+    ops become the "cell" box; the tensors it sends out of the steps pass through one "cell_out".
+    Weights and constants are left out. Outside the steps each scope becomes one "group" box.
+    Edges from one step to another are labelled with the tensor they carry (h, c).
+    """
+    g = prune_to_steps(g)
+    steps = {s: k for k, s in enumerate(g.steps())}
+    cut_leaves = {e.dst for e in g.edges if e.kind == "cut"}
+    group_of: dict[str, tuple | None] = {}
+    for nid, n in g.nodes.items():
+        s = step_of(n.scope)
+        if n.kind == "cut" or nid in cut_leaves:
+            group_of[nid] = ("own", nid)
+        elif n.kind in ("param", "const"):
+            group_of[nid] = None
+        elif s is not None:
+            group_of[nid] = ("cell_in", s) if n.kind == "input" or n.stub_of else ("cell", s)
+        else:
+            group_of[nid] = ("group", n.scope)
+
+    members: dict[tuple, list[str]] = {}
+    for nid, key in group_of.items():
+        if key is not None:
+            members.setdefault(key, []).append(nid)
+    edges: list[tuple[tuple, tuple, Edge]] = []
+    for e in g.edges:
+        a, b = group_of[e.src], group_of[e.dst]
+        if a is None or b is None or a == b:
+            continue
+        label = (g.nodes[e.src].name or "") if a[0] == "cell" and b[0] == "cell" else ""
+        if a[0] == "cell" and b[0] not in ("cell", "cell_in"):  # leaving the steps: through the step's output
+            out = ("cell_out", a[1])
+            members.setdefault(out, [])
+            if e.src not in members[out]:
+                members[out].append(e.src)
+            edges.append((a, out, replace(e, label="")))
+            a = out
+        edges.append((a, b, replace(e, label=label)))
+
+    # Forward order for the new nodes: where their first member was; a step's in, cell and out together.
+    position = {nid: k for k, nid in enumerate(g.nodes)}
+    starts: dict[tuple, int] = {}
+    for key, ms in members.items():
+        where = key[1] if key[1] in steps else key
+        starts[where] = min(starts.get(where, len(position)), *(position[m] for m in ms))
+    within = {"cell_in": 0, "cell": 1, "cell_out": 2}
+
+    def rank(key: tuple) -> tuple[int, int]:
+        return (starts[key[1]], within[key[0]]) if key[1] in steps else (starts[key], 0)
+
+    op = g.op_graph()
+    into = op.parents()
+    ids: dict[tuple, str] = {}
+    nodes: dict[str, Node] = {}
+    for key in sorted(members, key=rank):
+        ids[key] = key[1] if key[0] == "own" else f"{key[0]}_{steps[key[1]] if key[1] in steps else len(ids)}"
+        nodes[ids[key]] = _group_node(key, ids[key], members[key], g, op, into)
+    return _derive(g, nodes, _dedupe([replace(e, src=ids[a], dst=ids[b]) for a, b, e in edges]), level="cell")
+
+
+def _group_node(key, nid: str, members: list[str], g: Graph, op: Graph, into) -> Node:
+    kind, where = key
+    if kind == "own":
+        return g.nodes[nid]
+    ms = [g.nodes[m] for m in members]
+    rep = ms[-1]
+    if kind == "cell":
+        rep = next((m for m in reversed(ms) if m.name), rep)  # the step's last named tensor: its h
+        modules = [part for part in common_prefix([m.scope for m in ms]) if not _structural(part)]
+        name = modules[-1] if modules else None
+        return Node(nid, "cell", where, name=name, value=rep.value, grad=rep.grad, members=_flat(ms))
+    if kind in ("cell_in", "cell_out"):
+        names = [formula(op, m.stub_of or m.id, into) for m in ms]
+        first = ms[0] if kind == "cell_out" else next((m for m in ms if m.grad is not None), ms[0])
+        return Node(
+            nid,
+            kind,
+            where,
+            name=", ".join(dict.fromkeys(names)),
+            shape=first.shape,
+            value=first.value,
+            grad=first.grad,
+            members=_flat(ms),
+        )
+    counts: dict[str, int] = {}
+    for m in ms:
+        counts[m.op or m.kind] = counts.get(m.op or m.kind, 0) + 1
+    ops = ", ".join(f"{k} ×{v}" if v > 1 else k for k, v in counts.items())
+    root = next((m for m in ms if m.id in g.roots and m.name), None)
+    return Node(
+        nid,
+        "group",
+        where,
+        name=root.name if root else None,
+        args=ops,
+        shape=rep.shape,
+        value=rep.value,
+        grad=rep.grad,
+        members=_flat(ms),
+    )
+
+
+def _structural(part: str) -> bool:
+    return part.startswith(("t=", "layer="))
+
+
+def _flat(ms: list[Node]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(m for n in ms for m in n.members))
+
+
+# -- rolled --------------------------------------------------------------------------------------
+
+
+def roll(g: Graph) -> Graph:
+    """One step per layer instead of T: the article's rolled figure, a cell with loop edges.
+
+    Each node of an earlier step is merged into the node in the same place of the last step (same
+    scope within the step, kind and op, same position among those); edges from one step into the
+    next become loop edges labelled with the tensor and ×T. A node with no counterpart in the last
+    step (the initial state, used by step 0 only) stays, drawn in the rolled step.
+    """
+    steps = g.steps()
+    if not steps:
+        return _derive(g, dict(g.nodes), list(g.edges), rolled=True)
+    layers: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+    for s in steps:
+        layers.setdefault(s[:-1], []).append(s)
+    key_of: dict[str, tuple] = {}
+    seen: dict[tuple, int] = {}
+    for nid, n in g.nodes.items():
+        s = step_of(n.scope)
+        if s is not None:
+            base = (s, n.scope[len(s) :], n.kind, n.op, n.stub_of is not None)
+            seen[base] = seen.get(base, -1) + 1
+            key_of[nid] = (s[:-1],) + base[1:] + (seen[base],)
+    target = {key: nid for nid, key in key_of.items() if step_of(g.nodes[nid].scope) == layers[key[0]][-1]}
+
+    mapped: dict[str, str] = {}
+    merged: dict[str, list[Node]] = {}
+    for nid, n in g.nodes.items():
+        mapped[nid] = target.get(key_of[nid], nid) if nid in key_of else nid
+        merged.setdefault(mapped[nid], []).append(n)
+
+    nodes: dict[str, Node] = {}
+    for nid, group in merged.items():
+        n = g.nodes[nid]
+        s = step_of(n.scope)
+        scope = n.scope
+        if s is not None:
+            ts = layers[s[:-1]]
+            scope = s[:-1] + (f"t=0..{len(ts) - 1}",) + n.scope[len(s) :]
+        names = {m.name for m in group}
+        name = re.sub(r"\d+$", "t", n.name) if n.name and len(names) > 1 else n.name
+        nodes[nid] = replace(n, scope=scope, name=name, members=_flat(group))
+    edges = []
+    for e in g.edges:
+        a, b = g.nodes[e.src], g.nodes[e.dst]
+        sa, sb = step_of(a.scope), step_of(b.scope)
+        e = replace(e, src=mapped[e.src], dst=mapped[e.dst])
+        if sa is not None and sb is not None and sa != sb and sa[:-1] == sb[:-1]:
+            e = replace(e, kind="loop", label=f"{e.label or a.name or ''} ×{len(layers[sa[:-1]])}".strip())
+        edges.append(e)
+    return _derive(g, nodes, _dedupe(edges), rolled=True)
+
+
+# -- focus ---------------------------------------------------------------------------------------
+
+
+def focus(g: Graph, scopes: tuple[str, ...] = (), path: tuple[str, str] | None = None) -> Graph:
+    """Highlight some nodes and dim the rest, like the article's focus figures.
+
+    scopes: the nodes in any of these scopes (e.g. 'forget_gate'), with the edges into and out of
+    them. path: (a, b), two traced node ids: every node on a path between them, in either direction,
+    with the edges of those paths. A coarse node is in focus when any tensor it stands for is.
+    """
+    op = g.op_graph()
+    if scopes:
+        on = {
+            nid
+            for nid, n in g.nodes.items()
+            if any(s in n.scope for s in scopes) or any(s in op.nodes[m].scope for m in n.members for s in scopes)
+        }
+        if not on:
+            present = sorted({part for n in op.nodes.values() for part in n.scope if not _structural(part)})
+            raise ValueError(f"focus {scopes}: no node is in such a scope; the scopes here are {present}")
+
+        def edge_on(e: Edge) -> bool:
+            return e.src in on or e.dst in on
+
+    else:
+        a, b = path
+        ends = [{nid for nid, n in g.nodes.items() if end in n.members} for end in (a, b)]
+        on = _between(g, ends[0], ends[1]) or _between(g, ends[1], ends[0])
+        if not on:
+            raise ValueError("focus: there is no path between the two tensors in the drawing")
+
+        def edge_on(e: Edge) -> bool:
+            return e.src in on and e.dst in on
+
+    nodes = {nid: replace(n, focus=nid in on) for nid, n in g.nodes.items()}
+    return _derive(g, nodes, [replace(e, focus=edge_on(e)) for e in g.edges])
+
+
+def _between(g: Graph, sources: set[str], targets: set[str]) -> set[str]:
+    """The nodes on some path from a source to a target (following edges forward)."""
+    forward: dict[str, list[str]] = {nid: [] for nid in g.nodes}
+    backward: dict[str, list[str]] = {nid: [] for nid in g.nodes}
+    for e in g.edges:
+        forward[e.src].append(e.dst)
+        backward[e.dst].append(e.src)
+    return _reach(sources, forward) & _reach(targets, backward)
+
+
+def _reach(start: set[str], adjacency: dict[str, list[str]]) -> set[str]:
+    seen, stack = set(start), list(start)
+    while stack:
+        for m in adjacency[stack.pop()]:
+            if m not in seen:
+                seen.add(m)
+                stack.append(m)
+    return seen
+
+
+# -- the cell state lane -------------------------------------------------------------------------
+
+
+def mark_lane(g: Graph) -> Graph:
+    """Put the cell state on its own straight lane through the steps (the article's line along the
+    top): the tensors named c, and each op between two of them (the x of c_t = f * c_{t-1} + i * g).
+    """
+    into, consumers = g.parents(), g.consumers()
+    lane: dict[str, str] = {}
+    for name in LANES:
+        named = {nid for nid, n in g.nodes.items() if n.name == name and n.kind not in LEAF_KINDS}
+        lane.update(dict.fromkeys(named, name))
+        for nid in g.nodes:
+            if any(e.src in named for e in into[nid]) and any(c in named for c in consumers[nid]):
+                lane.setdefault(nid, name)
+    if not lane:
+        return g
+    return _derive(g, {nid: replace(n, lane=lane.get(nid, "")) for nid, n in g.nodes.items()}, list(g.edges))

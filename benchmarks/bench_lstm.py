@@ -396,8 +396,8 @@ def main() -> None:
 
     print("\ngoals (medians of per-round ratios)" + (", not judged in a smoke run:" if args.smoke else ":"))
     for what, limit, verdict in verdicts:
-        result = "not measured (no PyTorch)" if verdict is None else f"{verdict[0]:.2f}x: {verdict[1]}"
-        print(f"  {what}: goal <= {limit:.2f}x, measured {result}")
+        result = "not measured (no PyTorch)" if verdict is None else f"measured {verdict[0]:.2f}x: {verdict[1]}"
+        print(f"  {what}: goal <= {limit:.2f}x, {result}")
 
 
 if __name__ == "__main__":

@@ -203,25 +203,35 @@ class Tanh(Function):
 
     def backward(self, g):
         (y,) = self.saved
-        return (g * (1 - y * y),)
+        dx = np.multiply(y, y, out=np.empty_like(y))  # then in place: one new array instead of three
+        np.subtract(1, dx, out=dx)
+        dx *= g
+        return (dx,)
 
 
 class Sigmoid(Function):
     """y = 1 / (1 + exp(-x));  dx = g * y * (1 - y).
 
-    Computed as e / (1 + e) with e = exp(-|x|) on the negative side, so exp never overflows
-    and sigmoid(-1000) is a clean 0 rather than a warning.
+    For x below about -88 (float32), exp(-x) overflows to inf and 1 / (1 + inf) is exactly 0, the
+    right answer: the overflow is expected, so its warning is silenced. Every step works in place
+    on one array (sigmoid runs three times per LSTM step).
     """
 
     def forward(self, x):
-        e = np.exp(-np.abs(x))
-        y = np.where(x >= 0, 1, e) / (1 + e)
+        y = np.negative(x, out=np.empty(x.shape, x.dtype if x.dtype.kind == "f" else np.float64))
+        with np.errstate(over="ignore"):
+            np.exp(y, out=y)
+        y += 1
+        np.reciprocal(y, out=y)
         self.save_for_backward(y)
         return y
 
     def backward(self, g):
         (y,) = self.saved
-        return (g * y * (1 - y),)
+        dx = np.subtract(1, y, out=np.empty_like(y))  # then in place: one new array instead of three
+        dx *= y
+        dx *= g
+        return (dx,)
 
 
 class Relu(Function):
@@ -257,7 +267,9 @@ class MatMul(Function):
         a, b = self.saved
         if a.ndim == 2 and b.ndim == 2:  # the common case, kept fast and obvious
             da = g @ b.T if self.needs_input_grad[0] else None
-            db = a.T @ g if self.needs_input_grad[1] else None
+            db = None
+            if self.needs_input_grad[1]:  # with one row (batch size 1), a.T @ g is an outer product:
+                db = a.T * g if a.shape[0] == 1 else a.T @ g  # broadcasting beats BLAS there
             return da, db
         if a.ndim > 2 and b.ndim == 2:  # (T, B, I) @ (I, O): the same as one (T*B, I) @ (I, O)
             a2, g2 = a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1])
@@ -386,8 +398,13 @@ class Transpose(Function):
 
 
 def _has_advanced_index(idx) -> bool:
-    items = idx if isinstance(idx, tuple) else (idx,)
-    return any(isinstance(i, (list, np.ndarray)) for i in items)
+    """Whether idx holds an integer array (numpy's "advanced" indexing: elements may repeat)."""
+    if type(idx) is tuple:
+        for i in idx:
+            if isinstance(i, (list, np.ndarray)):
+                return True
+        return False
+    return isinstance(idx, (list, np.ndarray))
 
 
 class IndexedGrad:

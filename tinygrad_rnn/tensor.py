@@ -549,7 +549,7 @@ def _fresh_copy(g: np.ndarray | IndexedGrad, dtype: np.dtype) -> np.ndarray:
     np.array, not astype: numpy arithmetic on 0-d arrays returns scalars, which cannot be added into.
     """
     if type(g) is np.ndarray and g.dtype == dtype:
-        return g.copy()
+        return g.copy(order="K")  # keep g's memory layout: adding a transposed g into a C-order buffer is slow
     return g.dense(dtype) if type(g) is IndexedGrad else np.array(g, dtype=dtype)
 
 

@@ -121,13 +121,15 @@ class _Writer:
 
     def title(self, n: Node) -> str:
         """What a node is called: its name, or for a stub of an unnamed tensor the formula of that tensor."""
-        if n.stub_of is not None:
+        if n.stub_of is not None and n.kind != "sink":
             return formula(self.op, n.stub_of, self.into)
         return n.name or ""
 
     def label(self, n: Node) -> str:
         name, kind = self.title(n), n.kind
         value = _values(n.value) if n.value is not None else ""
+        if kind == "sink":
+            return _text(f"→ {name or n.op}")
         if n.stub_of is not None:
             return _text(name)
         if kind == "op":
@@ -202,7 +204,8 @@ class _Writer:
 
     def cluster(self, parent: graphviz.Digraph, c, drawn: tuple[str, ...], path: str) -> None:
         with parent.subgraph(name=f"cluster_{path}") as sub:
-            sub.attr(label=_text(scope_label(c.scope[len(drawn) :])), labeljust="l", **_cluster_style(c.scope))
+            parts = c.scope[len(drawn) :]
+            sub.attr(label=_text(scope_label(parts)), labeljust="l", **_cluster_style(c.scope, parts))
             self.fill(sub, c, path)
 
     def fill(self, dot: graphviz.Digraph, c, path: str) -> None:
@@ -221,11 +224,11 @@ class _Writer:
         dot.node("legend", label=f"<{table}>", shape="plaintext", fontsize="9")
 
 
-def _cluster_style(scope: tuple[str, ...]) -> dict[str, str]:
-    last = scope[-1]
-    if last.startswith("t="):
+def _cluster_style(scope: tuple[str, ...], parts: tuple[str, ...]) -> dict[str, str]:
+    """A time step (even merged with the cell scope inside it) is a pale green box, the module A."""
+    if any(part.startswith("t=") for part in parts):
         return {"style": "rounded,filled", "fillcolor": "#f4faf4", "color": "#9ccc9c", "fontsize": "12"}
-    if last.startswith("layer="):
+    if scope[-1].startswith("layer="):
         return {"style": "dashed", "color": "#999999", "fontsize": "11"}
     if step_of(scope) is not None:  # a gate inside a step
         return {"style": "rounded,dotted", "color": "#999999", "fontsize": "9", "fontcolor": "#666666"}

@@ -36,10 +36,16 @@ def step_of(scope: tuple[str, ...]) -> tuple[str, ...] | None:
     return None
 
 
-def _step_number(step: tuple[str, ...]) -> tuple[int, str]:
-    """Sort key of a step: 't=10' after 't=9' (and any non-numeric step name after the numbers)."""
-    k = step[-1][len(STEP_PREFIX) :]
-    return (int(k), "") if k.isdigit() else (1 << 62, k)
+def natural(scope: tuple[str, ...]) -> tuple:
+    """Sort key that orders numbered scope parts by number ('t=10' after 't=9', 'layer=1' after 'layer=0').
+
+    Other parts all get the same key, so a stable sort keeps them in the order they came in.
+    """
+    key = []
+    for part in scope:
+        name, _, number = part.partition("=")
+        key.append((1, name, int(number)) if number.isdigit() else (0, "", 0))
+    return tuple(key)
 
 
 def common_prefix(scopes: list[tuple[str, ...]]) -> tuple[str, ...]:
@@ -80,8 +86,9 @@ class Node:
 
     kind: at op level "op" (a tensor an op made), "param" (an nn.Parameter), "input" (another leaf
     that requires grad), "const" (a leaf that does not), "cut" (the tensor a detached leaf was cut
-    from, when it is not otherwise in the drawing). Coarser views add "layer" and "pointwise" (gate
-    level), "cell", "cell_in", "cell_out" and "group" (cell level).
+    from, when it is not otherwise in the drawing), "sink" (in a step, the stub of an op outside
+    the steps that gathers the outputs of many steps). Coarser views add "layer" and "pointwise"
+    (gate level), "cell", "cell_in", "cell_out" and "group" (cell level).
     """
 
     id: str  # a DOT name made from the position in the graph, never from id(): same graph, same text
@@ -95,7 +102,7 @@ class Node:
     value: Summary | None = None
     grad: Summary | None = None  # None when no gradient was stored (no backward, or no retain_grads)
     requires_grad: bool = False
-    stub_of: str | None = None  # a stub: the id of the shared node it stands for in one time step
+    stub_of: str | None = None  # a stub (or sink): the id of the node outside the steps it stands for
     members: tuple[str, ...] = ()  # the traced nodes this node stands for (just itself at op level)
     note: str = ""  # an extra line for the label, e.g. 'shared by 3 steps'
     lane: str = ""  # the state lane it is on ('c', the cell state): drawn as a straight line through the steps
@@ -170,21 +177,17 @@ class Graph:
         return out
 
     def steps(self) -> list[tuple[str, ...]]:
-        """Every time step (a scope ending in 't=k'): grouped by what encloses them (the layer), in
-        the order those first appear, and in order of k within each."""
-        layers: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
-        for node in self.nodes.values():
-            s = step_of(node.scope)
-            if s is not None:
-                layers.setdefault(s[:-1], set()).add(s)
-        return [s for group in layers.values() for s in sorted(group, key=_step_number)]
+        """Every time step (a scope ending in 't=k'), ordered by layer and then by k."""
+        found = dict.fromkeys(step_of(node.scope) for node in self.nodes.values())  # in forward order
+        return sorted((s for s in found if s is not None), key=natural)
 
     def scope_tree(self) -> Cluster:
         """The clusters of the drawing: one per scope, nested; the root is the whole graph.
 
         Op level draws every scope (gate scopes too); coarser levels stop at the time step, whose
         gates are the nodes themselves. A cluster that holds nothing but one other cluster is
-        merged into it (a hand-unrolled 't=3' around a cell's scope becomes one box).
+        merged into it (a hand-unrolled 't=3' around a cell's scope becomes one box). Numbered
+        scopes come in order of their numbers: t=0, t=1, ..., layer=0, layer=1.
         """
         root = Cluster(())
         index = {(): root}
@@ -199,22 +202,21 @@ class Graph:
             index[scope].nodes.append(node.id)
 
         def merge(c: Cluster) -> Cluster:
-            c.children = [merge(child) for child in c.children]
+            c.children = [merge(child) for child in sorted(c.children, key=lambda child: natural(child.scope))]
             if c.scope and not c.nodes and len(c.children) == 1:
                 return c.children[0]
             return c
 
-        root.children = [merge(child) for child in root.children]
-        return root
+        return merge(root)
 
 
 def trace(*tensors: Tensor) -> Graph:
     """The op-level model of everything the given tensors were computed from.
 
-    Nodes come in forward order (a depth-first walk from each tensor, inputs in order, each node
-    after all its inputs), which is also the order the DOT text lists them in: the same graph built
-    twice gives the same model. A leaf that came from `.detach()` gets a "cut" edge from the tensor
-    it was cut from, when that tensor is still alive.
+    Nodes come in forward order (each after its inputs, see `_forward_order`), which is also the
+    order the DOT text lists them in: the same graph built twice gives the same model. A leaf that
+    came from `.detach()` gets a "cut" edge from the tensor it was cut from, when that tensor is
+    still alive.
     """
     if not tensors:
         raise ValueError("trace: give at least one tensor to draw")
@@ -285,22 +287,41 @@ def trace(*tensors: Tensor) -> Graph:
 
 
 def _forward_order(roots: tuple[Tensor, ...]) -> list[Tensor]:
-    """Every tensor the roots depend on, each after its inputs (iterative depth-first post-order)."""
+    """Every tensor the roots depend on, each after its inputs, close to the order they were made.
+
+    The reverse of backward's order (Kahn's algorithm from the roots, as in `backward_order`), so
+    step 0 comes before step 1 and layer 0 before layer 1; each leaf just before its first use.
+    """
+    pending: dict[Tensor, int] = {}  # op tensor -> how many edges from consumers still to walk
+    stack = list(roots)
+    seen = set(roots)
+    while stack:
+        t = stack.pop()
+        for p in t._ctx.parents if t._ctx is not None else ():
+            pending[p] = pending.get(p, 0) + 1
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    ready = [t for t in roots if t not in pending]
+    backwards: list[Tensor] = []
+    while ready:
+        t = ready.pop()
+        backwards.append(t)
+        for p in t._ctx.parents if t._ctx is not None else ():
+            pending[p] -= 1
+            if pending[p] == 0:
+                ready.append(p)
     order: list[Tensor] = []
-    seen: set[Tensor] = set()
-    for root in roots:
-        stack: list[tuple[Tensor, bool]] = [(root, False)]
-        while stack:
-            t, inputs_done = stack.pop()
-            if inputs_done:
-                order.append(t)
-                continue
-            if t in seen:
-                continue
-            seen.add(t)
-            stack.append((t, True))
-            if t._ctx is not None:
-                stack.extend((p, False) for p in reversed(t._ctx.parents) if p not in seen)
+    placed: set[Tensor] = set()
+    for t in reversed(backwards):
+        if t._ctx is None:
+            continue
+        for p in t._ctx.parents:
+            if p._ctx is None and p not in placed:
+                placed.add(p)
+                order.append(p)
+        order.append(t)
+    order += [t for t in roots if t._ctx is None and t not in placed]  # a leaf drawn on its own
     return order
 
 

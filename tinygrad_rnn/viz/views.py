@@ -109,13 +109,14 @@ def local_derivative(g: Graph, e: Edge, into: dict[str, list[Edge]]) -> str:
 def _short(g: Graph, nid: str, into: dict[str, list[Edge]]) -> str:
     """A tensor's name, or a one-op formula of it ('tanh(c)'), or at least its op ('getitem')."""
     text = formula(g, nid, into, depth=1)
-    return g.nodes[nid].op if text == "…" else text
+    return g.nodes[nid].op if text == "…" else f"({text})" if " " in text else text
 
 
 def backward_labels(g: Graph) -> Graph:
     """Label the numbered edges: at op level with the local derivative, coarser with the number only.
 
-    Numbers are renumbered 1, 2, 3, ... in backward order among the edges still drawn.
+    Numbers are renumbered 1, 2, 3, ... in backward order among the edges still drawn; edges that
+    stand for the same op edge (h_{t-1} feeding all four gate boxes through one matmul) share one.
     """
     ranks = {order: k + 1 for k, order in enumerate(sorted({e.order for e in g.edges if e.order is not None}))}
     op = g.op_graph()
@@ -125,7 +126,7 @@ def backward_labels(g: Graph) -> Graph:
         if e.order is not None:
             label = f"{ranks[e.order]}"
             if g.level == "op":
-                traced = replace(e, src=g.nodes[e.src].stub_of or e.src)
+                traced = replace(e, src=g.nodes[e.src].stub_of or e.src, dst=g.nodes[e.dst].stub_of or e.dst)
                 label += ": " + local_derivative(op, traced, into)
             e = replace(e, label=label)
         edges.append(e)
@@ -181,46 +182,64 @@ def formula(g: Graph, nid: str, into: dict[str, list[Edge]], depth: int = 3) -> 
 
 
 def share_stubs(g: Graph) -> Graph:
-    """Draw a tensor that several time steps share as a small stub inside each step that uses it.
+    """Draw what several time steps share as a small stub inside each step, not as long edges.
 
-    A weight used at every step, or a layer's input projection (computed for all steps in one
-    matmul, then sliced per step), would otherwise send edges across the whole picture. The stub in
-    each step stands for it; the tensor itself stays, noted 'shared by T steps' (a weight's .grad
-    there is the total of all steps). Only tensors outside the steps are shared this way: a step's
-    output feeding the next step is the recurrence itself, and is drawn.
+    Into the steps: a tensor outside them used by two or more steps (a weight, or a layer's input
+    projection, computed for all steps in one matmul and sliced per step) gets a stub in each step
+    that uses it. The tensor itself stays, noted 'shared by T steps' (a weight's .grad there is the
+    total over all steps).
+    Out of the steps: an op outside them fed by two or more steps (a layer's `stack` of its outputs)
+    keeps its edge from the last of those steps; the other steps send theirs into a "sink" stub.
+    A step's output feeding the next step is the recurrence itself, and is drawn. Besides being
+    easier to read, edges that span many steps make Graphviz's layout very slow.
     """
-    consumers = g.consumers()
-    stubs: dict[tuple[str, tuple[str, ...]], Node] = {}  # (shared node, step) -> its stub there
-    first_use: dict[str, list[Node]] = {}  # consumer id -> stubs to list just before it
+    consumers, into, steps = g.consumers(), g.parents(), g.steps()
     nodes = dict(g.nodes)
+    before: dict[str, list[Node]] = {}  # node id -> stubs to list just before it (forward order)
+    after: dict[str, list[Node]] = {}  # node id -> sink stubs to list just after it
+    redirect: dict[tuple[str, str], str] = {}  # (src, dst) of a data edge -> the stub that replaces one end
     for nid, n in g.nodes.items():
         if step_of(n.scope) is not None:
             continue
-        by_step: dict[tuple[str, ...], list[str]] = {}
-        for c in consumers[nid]:
-            s = step_of(g.nodes[c].scope)
-            if s is not None:
-                by_step.setdefault(s, []).append(c)
-        if len(by_step) < 2:
-            continue
-        nodes[nid] = replace(n, note=f"shared by {len(by_step)} steps")
-        for j, (s, users) in enumerate(by_step.items()):
-            scope = common_prefix([g.nodes[c].scope for c in users])
-            stub = replace(n, id=f"{nid}_s{j}", scope=scope, stub_of=nid, value=None, grad=None, note="")
-            stubs[(nid, s)] = stub
-            first_use.setdefault(users[0], []).append(stub)
-    if not stubs:
+        users = _by_step(g, consumers[nid], steps)
+        if len(users) >= 2:
+            nodes[nid] = replace(n, note=f"shared by {len(users)} steps")
+            for j, ids in enumerate(users.values()):
+                scope = common_prefix([g.nodes[c].scope for c in ids])
+                stub = replace(n, id=f"{nid}_s{j}", scope=scope, stub_of=nid, value=None, grad=None, note="")
+                before.setdefault(ids[0], []).append(stub)
+                redirect.update({(nid, c): stub.id for c in ids})
+        feeders = _by_step(g, [e.src for e in into[nid]], steps)
+        for j, ids in enumerate(list(feeders.values())[:-1]):
+            scope = common_prefix([g.nodes[p].scope for p in ids])
+            sink = replace(n, id=f"{nid}_k{j}", kind="sink", scope=scope, stub_of=nid, value=None, grad=None)
+            after.setdefault(ids[-1], []).append(sink)
+            redirect.update({(p, nid): sink.id for p in ids})
+    if not redirect:
         return g
     ordered: dict[str, Node] = {}
     for nid, n in nodes.items():
-        for stub in first_use.get(nid, ()):
-            ordered[stub.id] = stub
+        ordered.update((stub.id, stub) for stub in before.get(nid, ()))
         ordered[nid] = n
+        ordered.update((sink.id, sink) for sink in after.get(nid, ()))
     edges = []
     for e in g.edges:
-        stub = stubs.get((e.src, step_of(g.nodes[e.dst].scope))) if e.kind == "data" else None
-        edges.append(replace(e, src=stub.id) if stub else e)
+        stub = redirect.get((e.src, e.dst)) if e.kind == "data" else None
+        if stub is None:
+            edges.append(e)
+        else:
+            edges.append(replace(e, src=stub) if ordered[stub].kind != "sink" else replace(e, dst=stub))
     return _derive(g, ordered, edges)
+
+
+def _by_step(g: Graph, ids: list[str], steps: list[tuple[str, ...]]) -> dict[tuple[str, ...], list[str]]:
+    """The given nodes that lie in time steps, grouped by step (steps in order)."""
+    groups: dict[tuple[str, ...], list[str]] = {s: [] for s in steps}
+    for nid in ids:
+        s = step_of(g.nodes[nid].scope)
+        if s is not None and nid not in groups[s]:
+            groups[s].append(nid)
+    return {s: ids for s, ids in groups.items() if ids}
 
 
 def prune_to_steps(g: Graph) -> Graph:
@@ -323,9 +342,9 @@ def cell_level(g: Graph) -> Graph:
     """One box per time step (the article's A), its inputs x_t and its outputs h_t.
 
     In a step: inputs that require grad and stubs of shared tensors become the step's "cell_in";
-    ops become the "cell" box; the tensors it sends out of the steps pass through one "cell_out".
-    Weights and constants are left out. Outside the steps each scope becomes one "group" box.
-    Edges from one step to another are labelled with the tensor they carry (h, c).
+    ops become the "cell" box; what it sends out of the steps (sink stubs, edges to outside) goes
+    through one "cell_out". Weights and constants are left out. Outside the steps each scope
+    becomes one "group" box. Edges from step to step are labelled with the tensor they carry (h, c).
     """
     g = prune_to_steps(g)
     steps = {s: k for k, s in enumerate(g.steps())}
@@ -337,40 +356,42 @@ def cell_level(g: Graph) -> Graph:
             group_of[nid] = ("own", nid)
         elif n.kind in ("param", "const"):
             group_of[nid] = None
-        elif s is not None:
-            group_of[nid] = ("cell_in", s) if n.kind == "input" or n.stub_of else ("cell", s)
-        else:
+        elif s is None:
             group_of[nid] = ("group", n.scope)
+        elif n.kind == "sink":
+            group_of[nid] = ("cell_out", s)
+        else:
+            group_of[nid] = ("cell_in", s) if n.kind == "input" or n.stub_of else ("cell", s)
 
     members: dict[tuple, list[str]] = {}
     for nid, key in group_of.items():
         if key is not None:
             members.setdefault(key, []).append(nid)
+    leaving: dict[tuple, list[str]] = {}  # cell_out -> the tensors that leave the step through it
     edges: list[tuple[tuple, tuple, Edge]] = []
     for e in g.edges:
         a, b = group_of[e.src], group_of[e.dst]
         if a is None or b is None or a == b:
             continue
-        label = (g.nodes[e.src].name or "") if a[0] == "cell" and b[0] == "cell" else ""
-        if a[0] == "cell" and b[0] not in ("cell", "cell_in"):  # leaving the steps: through the step's output
+        if a[0] == "cell" and b[0] not in ("cell", "cell_out"):  # leaving the steps: through the step's output
             out = ("cell_out", a[1])
             members.setdefault(out, [])
-            if e.src not in members[out]:
-                members[out].append(e.src)
-            edges.append((a, out, replace(e, label="")))
-            a = out
-        edges.append((a, b, replace(e, label=label)))
+            edges += [(a, out, e), (out, b, e)]
+            b = out
+        else:
+            label = (g.nodes[e.src].name or "") if a[0] == b[0] == "cell" else ""
+            edges.append((a, b, replace(e, label=label)))
+        if b[0] == "cell_out" and e.src not in leaving.setdefault(b, []):
+            leaving[b].append(e.src)
 
-    # Forward order for the new nodes: where their first member was; a step's in, cell and out together.
+    # The new nodes in order: the steps in order (each: in, cell, out), then the rest as they came.
     position = {nid: k for k, nid in enumerate(g.nodes)}
-    starts: dict[tuple, int] = {}
-    for key, ms in members.items():
-        where = key[1] if key[1] in steps else key
-        starts[where] = min(starts.get(where, len(position)), *(position[m] for m in ms))
     within = {"cell_in": 0, "cell": 1, "cell_out": 2}
 
-    def rank(key: tuple) -> tuple[int, int]:
-        return (starts[key[1]], within[key[0]]) if key[1] in steps else (starts[key], 0)
+    def rank(key: tuple) -> tuple[int, int, int]:
+        if key[1] in steps:
+            return (0, steps[key[1]], within[key[0]])
+        return (1, min(position[m] for m in members[key]), 0)
 
     op = g.op_graph()
     into = op.parents()
@@ -378,24 +399,24 @@ def cell_level(g: Graph) -> Graph:
     nodes: dict[str, Node] = {}
     for key in sorted(members, key=rank):
         ids[key] = key[1] if key[0] == "own" else f"{key[0]}_{steps[key[1]] if key[1] in steps else len(ids)}"
-        nodes[ids[key]] = _group_node(key, ids[key], members[key], g, op, into)
+        ms = [g.nodes[m] for m in leaving[key]] if key[0] == "cell_out" else [g.nodes[m] for m in members[key]]
+        nodes[ids[key]] = _group_node(key, ids[key], ms, g, op, into)
     return _derive(g, nodes, _dedupe([replace(e, src=ids[a], dst=ids[b]) for a, b, e in edges]), level="cell")
 
 
-def _group_node(key, nid: str, members: list[str], g: Graph, op: Graph, into) -> Node:
+def _group_node(key: tuple, nid: str, ms: list[Node], g: Graph, op: Graph, into) -> Node:
+    """The node for one group of cell_level: ms are its members (for cell_out: the tensors leaving)."""
     kind, where = key
     if kind == "own":
         return g.nodes[nid]
-    ms = [g.nodes[m] for m in members]
-    rep = ms[-1]
     if kind == "cell":
-        rep = next((m for m in reversed(ms) if m.name), rep)  # the step's last named tensor: its h
+        rep = next((m for m in reversed(ms) if m.name), ms[-1])  # the step's last named tensor: its h
         modules = [part for part in common_prefix([m.scope for m in ms]) if not _structural(part)]
         name = modules[-1] if modules else None
         return Node(nid, "cell", where, name=name, value=rep.value, grad=rep.grad, members=_flat(ms))
     if kind in ("cell_in", "cell_out"):
         names = [formula(op, m.stub_of or m.id, into) for m in ms]
-        first = ms[0] if kind == "cell_out" else next((m for m in ms if m.grad is not None), ms[0])
+        first = next((m for m in ms if m.grad is not None), ms[0])
         return Node(
             nid,
             kind,
@@ -411,6 +432,7 @@ def _group_node(key, nid: str, members: list[str], g: Graph, op: Graph, into) ->
         counts[m.op or m.kind] = counts.get(m.op or m.kind, 0) + 1
     ops = ", ".join(f"{k} ×{v}" if v > 1 else k for k, v in counts.items())
     root = next((m for m in ms if m.id in g.roots and m.name), None)
+    rep = ms[-1]
     return Node(
         nid,
         "group",

@@ -1,0 +1,355 @@
+"""The renderer's graph model and views (tinygrad_rnn/viz): checked on the model itself, no Graphviz needed."""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+from tinygrad_rnn import viz
+from tinygrad_rnn.tensor import topological_order
+from tinygrad_rnn.viz.examples import LAYERS, sequence_loss, unrolled_loss
+from tinygrad_rnn.viz.model import backward_order, step_of
+from tinygrad_rnn.viz.views import number_backward
+
+GATES = {  # the named tensors each cell makes in every step: (layer boxes, pointwise circles) at gate level
+    "rnn": ({"h"}, set()),
+    "lstm": ({"i", "f", "g", "o"}, {"c", "h"}),
+    "peephole": ({"i", "f", "g", "o"}, {"c", "h"}),
+    "coupled": ({"f", "g", "o"}, {"i", "c", "h"}),
+    "gru": ({"r", "z", "n"}, {"h"}),
+}
+
+
+def by_step(g: viz.Graph) -> dict[tuple[str, ...], list[viz.Node]]:
+    out: dict[tuple[str, ...], list[viz.Node]] = {}
+    for n in g.nodes.values():
+        s = step_of(n.scope)
+        if s is not None:
+            out.setdefault(s, []).append(n)
+    return out
+
+
+def step_clusters(c: viz.Cluster) -> list[viz.Cluster]:
+    """The outermost clusters inside a time step (a step merged with the cell scope inside it counts)."""
+    if step_of(c.scope) is not None:
+        return [c]
+    return [s for child in c.children for s in step_clusters(child)]
+
+
+def tiny():
+    a = tg.Tensor(np.array([1.0, 2.0]), requires_grad=True, name="a")
+    b = tg.Tensor(np.array([3.0, -1.0]), requires_grad=True, name="b")
+    y = a * b
+    y.name = "y"
+    return a, b, (y + 1.0).sum()
+
+
+# -- the traced model --------------------------------------------------------------------------------
+
+
+def test_trace_copies_the_graph_in_forward_order():
+    a, b, loss = tiny()
+    g = viz.trace(loss)
+    assert [n.kind for n in g.nodes.values()] == ["input", "input", "op", "const", "op", "op"]
+    assert [n.op for n in g.nodes.values() if n.kind == "op"] == ["mul", "add", "sum"]
+    assert list(g.nodes) == [f"n{k}" for k in range(6)]  # ids from positions, never from id()
+    position = {nid: k for k, nid in enumerate(g.nodes)}
+    assert len(g.edges) == 5 and all(position[e.src] < position[e.dst] for e in g.edges)
+    assert g.nodes[g.id_of(a)].name == "a" and g.roots == (g.id_of(loss),)
+    assert g.nodes[g.id_of(loss)].value.values == (3.0,)  # (1·3 + 1) + (2·(-1) + 1): tiny tensors keep values
+    with pytest.raises(KeyError, match="not part of the drawn graph"):
+        g.id_of(tg.Tensor([1.0]))
+
+
+def test_summaries_and_gradients():
+    a, b, loss = tiny()
+    loss.backward(retain_grads=True)
+    g = viz.trace(loss)
+    y = g.nodes[g.id_of(loss)]
+    assert y.grad.values == (1.0,)
+    assert g.nodes[g.id_of(a)].grad.values == (3.0, -1.0)  # d(sum(a*b+1))/da = b
+    big = viz.Summary.of(np.arange(10.0))
+    assert big.values is None and (big.mean, big.lo, big.hi) == (4.5, 0.0, 9.0)
+    assert big.norm == pytest.approx(np.sqrt(285.0))
+
+
+def test_drawing_changes_nothing_in_the_recorded_graph():
+    def grads(draw_first: bool):
+        loss = sequence_loss("lstm", 3, backward=False)
+        if draw_first:
+            viz.draw(loss, level="gate", backward=True)
+        loss.backward()
+        return loss
+        # (the parameters are fresh each time: same seed)
+
+    drawn, plain = grads(True), grads(False)
+    a, b = viz.trace(drawn), viz.trace(plain)
+    assert [n.grad for n in a.nodes.values()] == [n.grad for n in b.nodes.values()]
+
+
+def test_a_released_graph_can_still_be_drawn():
+    loss = sequence_loss("gru", 3)  # backward without retain_graph released the saved arrays
+    assert viz.view(loss, backward=True).edges
+    with pytest.raises(tg.BackwardError):
+        topological_order(loss)  # the engine's own walk refuses a released graph; the model's does not
+
+
+def test_backward_order_is_the_engines():
+    loss = sequence_loss("lstm", 3, backward=False)
+    loss.backward(retain_graph=True)
+    g = viz.trace(loss)
+    assert backward_order(g, g.roots[0]) == [g.id_of(t) for t in topological_order(loss)]
+
+
+def test_leaves_are_drawn_where_they_are_used():
+    loss = sequence_loss("lstm", 3)
+    g = viz.trace(loss)
+    weights = {n.name: n for n in g.nodes.values() if n.kind == "param"}
+    assert weights["weight_hh"].scope == ("lstm", "layer=0")  # shared by the steps: their common scope
+    loss, xs = unrolled_loss("rnn", 3)
+    g = viz.trace(loss)
+    assert [g.nodes[g.id_of(x)].scope for x in xs] == [("rnn", f"t={t}", "rnncell") for t in range(3)]
+
+
+def test_same_graph_same_model_and_text():
+    first, second = sequence_loss("peephole", 3), sequence_loss("peephole", 3)
+    assert viz.view(first, level="gate") == viz.view(second, level="gate")
+    assert viz.draw(first).source == viz.draw(second).source
+    assert not re.search(r"0x[0-9a-f]{6,}|\b\d{9,}\b", viz.draw(first).source)  # no addresses or id()s
+
+
+# -- unrolled structure ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("level", viz.LEVELS)
+def test_one_cluster_per_time_step_in_order(level):
+    g = viz.view(sequence_loss("lstm", 5), level=level)
+    assert [step_of(c.scope)[-1] for c in step_clusters(g.scope_tree())] == [f"t={t}" for t in range(5)]
+    g = viz.view(unrolled_loss("rnn", 12)[0], level=level)  # a hand-written loop: t=10 comes after t=9
+    assert [step_of(c.scope)[-1] for c in step_clusters(g.scope_tree())] == [f"t={t}" for t in range(12)]
+
+
+def test_a_cluster_per_layer_with_its_steps():
+    g = viz.view(sequence_loss("gru", 3, layers=2), level="cell")
+    (lstm,) = g.scope_tree().children
+    assert [c.scope for c in lstm.children] == [("gru", "layer=0"), ("gru", "layer=1")]
+    assert all(len(step_clusters(layer)) == 3 for layer in lstm.children)
+
+
+def test_op_level_has_every_gate_scope_in_every_step():
+    g = viz.view(sequence_loss("lstm", 3))
+    gates = {"input_gate", "forget_gate", "candidate", "cell_state", "output_gate"}
+    for step in step_clusters(g.scope_tree()):
+        assert {c.scope[-1] for c in step.children} == gates
+
+
+@pytest.mark.parametrize("kind", list(LAYERS))
+def test_gate_level_has_each_gate_in_each_step(kind):
+    layers, pointwise = GATES[kind]
+    for loss in (sequence_loss(kind, 3), unrolled_loss(kind, 3)[0]):
+        steps = by_step(viz.view(loss, level="gate"))
+        assert len(steps) == 3
+        for nodes in steps.values():
+            assert {n.name for n in nodes if n.kind == "layer"} == layers
+            assert {n.name for n in nodes if n.kind == "pointwise" and n.name} == pointwise
+
+
+def test_gate_level_boxes_take_the_articles_inputs():
+    """Each LSTM layer box gets h_{t-1} and x_t; the peephole boxes also get c (i and f the old, o the new)."""
+    for kind, peeping in (("lstm", set()), ("peephole", {"i", "f", "o"})):
+        loss, xs = unrolled_loss(kind, 3)
+        g = viz.view(loss, level="gate")
+        into = g.parents()
+        for t in (1, 2):
+            boxes = {n.name: n for n in by_step(g)[(kind, f"t={t}")] if n.kind == "layer"}
+            for name, box in boxes.items():
+                sources = {g.nodes[e.src].name for e in into[box.id]}
+                assert {"h", f"x_{t}"} <= sources
+                assert ("c" in sources) == (name in peeping)
+
+
+def test_cell_level_is_one_box_per_step():
+    loss, xs = unrolled_loss("lstm", 4)
+    g = viz.view(loss, level="cell")
+    cells = [n for n in g.nodes.values() if n.kind == "cell"]
+    assert len(cells) == 4 and all(n.name == "lstmcell" for n in cells)
+    assert [n.name for n in g.nodes.values() if n.kind == "cell_in"] == [f"x_{t}" for t in range(4)]
+    carried = sorted(e.label for e in g.edges if e.src.startswith("cell_") and e.dst.startswith("cell_"))
+    assert carried.count("h") == 3 and carried.count("c") == 3  # h and c from each step to the next
+    # a box shows the gradient of the step's h; an input node that of x_t
+    h_last = viz.trace(loss)
+    h_ids = [n for n in h_last.nodes.values() if n.name == "h"]
+    assert cells[-1].grad == h_ids[-1].grad
+    assert g.nodes["cell_in_0"].grad.norm == pytest.approx(np.linalg.norm(xs[0].grad))
+
+
+def test_node_counts():
+    def count(level, steps):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no size guard here
+            return len(viz.view(sequence_loss("lstm", steps), level=level, max_nodes=None).nodes)
+
+    assert count("cell", 20) < 80
+    for level in viz.LEVELS:  # linear in T: each step adds the same number of nodes
+        n2, n4, n8 = count(level, 2), count(level, 4), count(level, 8)
+        assert n8 - n4 == 2 * (n4 - n2) > 0
+    assert count("op", 8) > count("gate", 8) > count("cell", 8)
+
+
+# -- shared weights --------------------------------------------------------------------------------
+
+
+def test_shared_weights_are_stubs_in_each_step():
+    loss = sequence_loss("lstm", 4)
+    g = viz.view(loss)
+    (w,) = [n for n in g.nodes.values() if n.name == "weight_hh" and n.stub_of is None]
+    stubs = [n for n in g.nodes.values() if n.stub_of == w.id]
+    assert [step_of(n.scope)[-1] for n in stubs] == [f"t={t}" for t in range(4)]
+    assert w.note == "shared by 4 steps" and not g.consumers()[w.id]  # no edges across the picture
+    assert all(g.consumers()[s.id] for s in stubs)
+    weight_hh = dict(tg.nn.LSTM(3, 4, rng=np.random.default_rng(0)).named_parameters())["weight_hh_l0"]
+    assert w.grad.norm > 0 and w.shape == weight_hh.shape  # the leaf keeps the total gradient
+
+
+def test_gathered_outputs_end_in_sinks():
+    g = viz.view(sequence_loss("rnn", 4))
+    (cat,) = [n for n in g.nodes.values() if n.op == "cat" and n.kind == "op"]
+    sinks = [n for n in g.nodes.values() if n.kind == "sink"]
+    assert [n.stub_of for n in sinks] == [cat.id] * 3  # steps 0..2; the last step's edge is real
+    feeders = {step_of(g.nodes[e.src].scope) for e in g.edges if e.dst == cat.id}
+    assert feeders == {("rnn", "layer=0", "t=3")}
+
+
+# -- rolled ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("level", viz.LEVELS)
+def test_rolled_is_one_step_with_loops(level):
+    loss = sequence_loss("lstm", 5)
+    unrolled, rolled = viz.view(loss, level=level), viz.view(loss, level=level, rolled=True)
+    assert len(rolled.nodes) < len(unrolled.nodes)
+    assert [c.scope[-1] for c in step_clusters(rolled.scope_tree())] == ["t=0..4"]
+    loops = {e.label for e in rolled.edges if e.kind == "loop"}
+    assert {"h ×5", "c ×5"} <= loops
+
+
+def test_rolled_cell_is_the_articles_first_figure():
+    loss, xs = unrolled_loss("rnn", 4)
+    g = viz.view(loss, level="cell", rolled=True)
+    kinds = [n.kind for n in g.nodes.values()]
+    assert kinds == ["cell_in", "cell", "cell_out", "group"]
+    assert g.nodes["cell_in_3"].name == "x_t"  # x_0 .. x_3 merged
+    (loop,) = [e for e in g.edges if e.kind == "loop"]
+    assert (loop.src, loop.dst, loop.label) == ("cell_3", "cell_3", "h ×4")
+
+
+# -- focus -------------------------------------------------------------------------------------------
+
+
+def test_focus_on_a_gate():
+    g = viz.view(sequence_loss("lstm", 3), level="gate", focus="forget_gate")
+    assert {n.name for n in g.nodes.values() if n.focus} == {"f"}
+    assert sum(n.focus for n in g.nodes.values()) == 3
+    assert all(e.focus == (g.nodes[e.src].focus or g.nodes[e.dst].focus) for e in g.edges)
+    both = viz.view(sequence_loss("lstm", 3), level="gate", focus=("input_gate", "candidate"))
+    assert {n.name for n in both.nodes.values() if n.focus} == {"i", "g"}
+    with pytest.raises(ValueError, match="forget_gate"):  # a typo lists the scopes that exist
+        viz.view(sequence_loss("lstm", 2), focus="forgot_gate")
+
+
+@pytest.mark.parametrize("level", viz.LEVELS)
+def test_focus_on_the_path_between_two_tensors(level):
+    loss, xs = unrolled_loss("rnn", 3)
+    g = viz.view(loss, level=level, focus=(loss, xs[0]))
+    on = {nid for nid, n in g.nodes.items() if n.focus}
+    x0 = next(nid for nid, n in g.nodes.items() if g.id_of(xs[0]) in n.members)
+    x1 = next(nid for nid, n in g.nodes.items() if g.id_of(xs[1]) in n.members)
+    assert x0 in on and x1 not in on
+    assert all(e.focus == (e.src in on and e.dst in on) for e in g.edges)
+    with pytest.raises(ValueError, match="no path"):
+        viz.view(loss, focus=(xs[1], xs[0]))
+    with pytest.raises(TypeError):
+        viz.view(loss, focus=(loss, "forget_gate"))
+
+
+# -- backward ----------------------------------------------------------------------------------------
+
+
+def test_backward_view_numbers_edges_in_the_engines_order():
+    a, b, loss = tiny()
+    g = viz.view(loss, backward=True)
+    labels = sorted((e.order, e.label) for e in g.edges if e.order is not None)
+    assert [label for _, label in labels] == [
+        "1: ∂/∂(y + 1) = 1 (broadcast)",
+        "2: ∂/∂y = 1",
+        "3: ∂/∂a = b",
+        "4: ∂/∂b = a",
+    ]
+    const = next(e for e in g.edges if g.nodes[e.src].kind == "const")
+    assert const.order is None and const.label == ""  # no gradient flows into a constant
+
+
+def test_backward_view_at_coarse_levels_and_one_root_only():
+    loss = sequence_loss("lstm", 3)
+    g = viz.view(loss, level="gate", backward=True)
+    numbers = {int(e.label) for e in g.edges if e.order is not None}
+    assert numbers == set(range(1, len(numbers) + 1))  # an op edge drawn as several edges keeps one number
+    with pytest.raises(ValueError, match="one tensor"):
+        number_backward(viz.trace(loss, sequence_loss("rnn", 2)))
+
+
+# -- truncated BPTT ------------------------------------------------------------------------------------
+
+
+def detached_pair():
+    cell = tg.nn.RNNCell(2, 3, rng=np.random.default_rng(0))
+    x = tg.Tensor(np.ones((1, 2), dtype=np.float32), name="x")
+    with tg.scope("t=0"):
+        h0 = cell(x)
+    cut = h0.detach()
+    with tg.scope("t=1"):
+        h1 = cell(x, cut)
+    return h0, h1
+
+
+def test_detach_is_drawn_as_a_cut():
+    h0, h1 = detached_pair()
+    g = viz.view(h1)  # the first chunk is not drawn: a ghost of h0 stands for it
+    (cut,) = [e for e in g.edges if e.kind == "cut"]
+    assert g.nodes[cut.src].kind == "cut" and g.nodes[cut.src].name == "h"
+    both = viz.view(h0, h1)  # both chunks drawn: the cut joins the real h0 to its detached copy
+    (cut,) = [e for e in both.edges if e.kind == "cut"]
+    assert cut.src == both.id_of(h0)
+    assert any(e.kind == "cut" for e in viz.view(h1, level="cell").edges)
+
+
+# -- size guard ----------------------------------------------------------------------------------------
+
+
+def test_size_guard_switches_to_a_coarser_level():
+    loss = sequence_loss("lstm", 20)
+    with pytest.warns(viz.GraphTooLargeWarning, match="max_nodes=None") as caught:
+        g = viz.view(loss)
+    assert g.level == "gate" and len(caught) == 1 and "'op'" in str(caught[0].message)
+    with pytest.warns(viz.GraphTooLargeWarning) as caught:
+        g = viz.view(loss, max_nodes=100)
+    assert g.level == "cell" and len(caught) == 2
+    with pytest.warns(viz.GraphTooLargeWarning, match="coarsest"):
+        assert viz.view(loss, level="cell", max_nodes=10).level == "cell"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert viz.view(loss, max_nodes=None).level == "op"
+
+
+def test_bad_arguments():
+    loss = sequence_loss("rnn", 2)
+    with pytest.raises(ValueError, match="level"):
+        viz.view(loss, level="neuron")
+    with pytest.raises(ValueError, match="at least one"):
+        viz.trace()
+    with pytest.raises(TypeError, match="not a Tensor"):
+        viz.trace(np.ones(3))

@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint bench dot venv clean
+.PHONY: test demo lint bench figures dot venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_overhead.py
 	$(PY) benchmarks/bench_lstm.py
+	$(PY) benchmarks/bench_viz.py
+
+# The article's figures, drawn from real graphs into docs/images/ (SVG; needs Graphviz's dot).
+figures: $(STAMP) dot
+	$(PY) -m tinygrad_rnn.viz.figures docs/images
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

@@ -218,7 +218,7 @@ class _Writer:
         cells = []
         for k in range(1, 10):
             font = ' color="white"' if k >= 7 else ""
-            cells.append(f'<td bgcolor="/{PALETTE}/{k}"><font{font}>{10 ** self.scale.tick(k):.0e}</font></td>')
+            cells.append(f'<td bgcolor="/{PALETTE}/{k}"><font{font}>{10 ** self.scale.tick(k):.2g}</font></td>')
         title = '<tr><td colspan="9">gradient norm (fill colour)</td></tr>'
         table = f'<table border="0" cellborder="1" cellspacing="0">{title}<tr>{"".join(cells)}</tr></table>'
         dot.node("legend", label=f"<{table}>", shape="plaintext", fontsize="9")

@@ -107,8 +107,8 @@ def local_derivative(g: Graph, e: Edge, into: dict[str, list[Edge]]) -> str:
 
 
 def _short(g: Graph, nid: str, into: dict[str, list[Edge]]) -> str:
-    """A tensor's name, or a one-op formula of it ('tanh(c)'), or at least its op ('getitem')."""
-    text = formula(g, nid, into, depth=1)
+    """A tensor's name, or a short formula of it ('tanh(c)'), or at least its op ('getitem')."""
+    text = formula(g, nid, into, depth=2)
     return g.nodes[nid].op if text == "…" else f"({text})" if " " in text else text
 
 

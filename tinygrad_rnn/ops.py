@@ -32,16 +32,28 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 class Function:
-    """A node of the graph: the op that made a tensor, its input tensors and what it saved.
+    """A node of the graph: the op that made a tensor, where its inputs came from, what it saved.
 
-    `parents` (the input Tensors) is set by tensor.py; a Function never holds its output Tensor,
-    so a finished graph is freed by reference counting alone. `release()` drops the saved
-    arrays after backward; the topology (`parents`) stays so the graph can still be drawn.
+    tensor.py records, for the tensor this op produced: `parents` (for each input, the Function
+    that made it, or the input itself if it is a leaf tensor), `needs_input_grad`, and what a
+    drawing needs: `label` (the tensor's name), `scope`, `shape`, `dtype`, and after a backward
+    with retain_grads=True its `grad`. A Function never holds its output Tensor, nor the inputs'
+    arrays unless its backward needs them (`save_for_backward`): a tensor nobody holds any more
+    is freed during the forward pass, as in PyTorch, and a finished graph is freed by reference
+    counting alone. `release()` drops the saved arrays after backward; the rest stays, so the
+    graph can still be drawn.
     """
 
-    parents: tuple  # the input Tensors, set by tensor.py when it records the node
+    parents: tuple  # Function | Tensor (a leaf) per input, set by tensor.py when it records the node
+    is_leaf_node = False  # tells a node from a leaf Tensor among parents (cheaper than isinstance)
     needs_input_grad: tuple[bool, ...] = ()  # likewise: which inputs want a gradient
     saved: tuple[np.ndarray, ...] | None = ()  # set by save_for_backward; None once released
+    scope: tuple[str, ...] = ()  # the output tensor's scope, shape and dtype (set by tensor.py)
+    shape: tuple[int, ...] = ()
+    dtype: np.dtype | None = None
+    label: str | None = None  # the output tensor's name, if it was given one
+    grad: np.ndarray | None = None  # the output tensor's gradient, kept by backward(retain_grads=True)
+    value: np.ndarray | None = None  # the output tensor's value, kept inside tg.keep_values()
 
     @property
     def name(self) -> str:
@@ -96,8 +108,11 @@ class Add(_Binary):
         return a + b
 
     def backward(self, g):
-        da = unbroadcast(g, self.a_shape) if self.needs_input_grad[0] else None
-        db = unbroadcast(g, self.b_shape) if self.needs_input_grad[1] else None
+        da = db = None
+        if self.needs_input_grad[0]:
+            da = g if g.shape == self.a_shape else unbroadcast(g, self.a_shape)
+        if self.needs_input_grad[1]:
+            db = g if g.shape == self.b_shape else unbroadcast(g, self.b_shape)
         return da, db
 
 
@@ -318,10 +333,13 @@ def _normalize_axis(axis, ndim: int) -> tuple[int, ...]:
 class Sum(Function):
     """y = x.sum(axis, keepdims);  dx = g broadcast back to x's shape (every x_i feeds the sum once)."""
 
+    axis = None
+
     def forward(self, x, axis=None, keepdims=False):
-        self.axis, self.in_shape = axis, x.shape
+        self.in_shape = x.shape
         if axis is None and not keepdims:  # the loss at the end of every graph: keep it quick
             return np.asarray(np.add.reduce(x, None))
+        self.axis = axis
         axes = _normalize_axis(axis, x.ndim)
         self.kept_shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
         return np.asarray(x.sum(axis=axes, keepdims=keepdims))

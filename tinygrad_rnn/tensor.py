@@ -19,9 +19,10 @@ from .ops import IndexedGrad
 # Engine state. Plain module globals: one graph recorder per process, read on every op.
 _grad_enabled = True
 _anomaly = False
+_keep_values = False
 _scope: tuple[str, ...] = ()
-# detached tensor -> weak reference to the tensor it was cut from. Only the renderer reads it (to
-# draw truncated BPTT as a visible cut); weak, so a detach never keeps the old graph alive.
+# detached tensor -> weak reference to the graph node (Function) it was cut from. Only the renderer
+# reads it (to draw truncated BPTT as a visible cut); weak, so a detach never keeps the old graph alive.
 _detached_from: WeakKeyDictionary = WeakKeyDictionary()
 
 _FLOAT_KINDS = "f"
@@ -72,6 +73,24 @@ def enable_grad() -> _GradMode:
 
 def is_grad_enabled() -> bool:
     return _grad_enabled
+
+
+class keep_values:
+    """Inside this block, every op's graph node also keeps the value of the tensor it made, so a
+    drawing can label intermediate tensors with their values (`tg.viz.draw` shows shapes only
+    for values that were not kept). Off by default: it keeps every intermediate array alive, which
+    is the memory a graph of Functions saves.
+    """
+
+    __slots__ = ("prev",)
+
+    def __enter__(self) -> None:
+        global _keep_values
+        self.prev, _keep_values = _keep_values, True
+
+    def __exit__(self, *exc) -> None:
+        global _keep_values
+        _keep_values = self.prev
 
 
 class scope:
@@ -127,8 +146,10 @@ def _one(dtype: np.dtype) -> np.ndarray:
         return one
 
 
-def _describe(t: Tensor) -> str:
-    return f"'{t.name}' {t.shape}" if t.name else f"{t.shape}"
+def _describe(t: Tensor | ops.Function) -> str:
+    """'name' (shape) of a tensor, or of the tensor a graph node made."""
+    name = t.name if isinstance(t, Tensor) else t.label
+    return f"'{name}' {t.shape}" if name else f"{t.shape}"
 
 
 def _check_finite(fn: ops.Function, arrays, where: str, scope_: tuple[str, ...], inputs) -> None:
@@ -158,10 +179,14 @@ class Tensor:
     `data` is the numpy array, `grad` its gradient after backward (same shape), `_ctx` the
     ops.Function that produced it (None for a leaf), `name` an optional label and `scope` the
     scope stack in force when it was made.
+
+    The graph is made of the Functions, not of the tensors (see _OpTensor below): a tensor made
+    by an op may be freed as soon as nobody holds it, and its node remembers what drawings need.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "scope", "__weakref__")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
+    is_leaf_node = True  # in a node's parents, a Tensor is always a leaf (ops.Function says False)
 
     def __init__(self, data, requires_grad: bool = False, name: str | None = None, dtype=None) -> None:
         if isinstance(data, Tensor):
@@ -184,11 +209,10 @@ class Tensor:
         self.scope = _scope
 
     @classmethod
-    def _make(cls, data: np.ndarray, ctx: ops.Function | None) -> Tensor:
-        """Fast constructor for op outputs: no conversion or checks."""
+    def _make(cls, data: np.ndarray) -> Tensor:
+        """Fast constructor of a leaf that needs no gradient (an op's output under no_grad, a detach)."""
         t = cls.__new__(cls)
-        t.data, t.grad, t._ctx, t.name, t.scope = data, None, ctx, None, _scope
-        t.requires_grad = ctx is not None
+        t.data, t.grad, t.requires_grad, t._ctx, t.name, t.scope = data, None, False, None, None, _scope
         return t
 
     # -- properties ------------------------------------------------------------------------------
@@ -225,10 +249,10 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph: no gradient flows back through it."""
-        t = Tensor._make(self.data, None)
+        t = Tensor._make(self.data)
         t.name = self.name
         if self._ctx is not None:
-            _detached_from[t] = ref(self)
+            _detached_from[t] = ref(self._ctx)
         return t
 
     def astype(self, dtype) -> Tensor:
@@ -266,46 +290,49 @@ class Tensor:
                     f"backward: grad can be omitted only for a one-element output, this one has shape "
                     f"{self.shape}; pass grad= an array of that shape (or call .sum() first)"
                 )
-            g = _one(data.dtype) if data.ndim == 0 else _one(data.dtype).reshape(data.shape)
+            g = _one(data.dtype)
+            if data.ndim:
+                g = g.reshape(data.shape)
         else:
             g = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
             if g.shape != self.shape:
                 raise BackwardError(f"backward: grad has shape {g.shape} but the tensor has shape {self.shape}")
 
-        if self._ctx is None:  # backward on a leaf: its gradient is grad itself
+        root = self._ctx
+        if root is None:  # backward on a leaf: its gradient is grad itself
             if self.grad is None:
-                self.grad = _fresh_copy(g, self.data.dtype)
+                self.grad = _fresh_copy(g, data.dtype)
             else:
                 _add_into(self.grad, g)
             return
-        # Kahn's algorithm, as in topological_order() below but fused with the gradient work:
-        # a tensor is ready once every consumer has sent its gradient.
-        consumers = _count_consumers(self)
-        grads: dict[Tensor, np.ndarray | IndexedGrad] = {self: g}
-        summed: set[Tensor] = set()  # tensors whose entry in grads is a buffer this backward made
-        ready = [self]
+        # Kahn's algorithm over the graph's nodes (the Functions), as in topological_order() below
+        # but fused with the gradient work: a node is ready once every consumer has sent its gradient.
+        consumers = _count_consumers(root)
+        grads: dict[ops.Function, np.ndarray | IndexedGrad] = {root: g}
+        summed: set[ops.Function] = set()  # nodes whose entry in grads is a buffer this backward made
+        ready = [root]
         while ready:
-            t = ready.pop()
-            # No entry only if every consumer's Function returned None for t: no gradient reaches
+            fn = ready.pop()
+            # No entry only if every consumer's Function returned None for it: no gradient reaches
             # it, but it still runs (with None everywhere) so that its parents' counts go down.
-            g = grads.pop(t, None)
+            g = grads.pop(fn, None)
             if type(g) is IndexedGrad:
                 g = g.dense()
-            ctx = t._ctx
-            parents = ctx.parents
-            parent_grads = ctx.backward(g) if g is not None else (None,) * len(parents)
+            parents = fn.parents
+            parent_grads = fn.backward(g) if g is not None else (None,) * len(parents)
             if retain_grads and g is not None:
-                t.grad = g.astype(t.data.dtype)
+                fn.grad = g.astype(fn.dtype)  # what the tensor's .grad reads (see _OpTensor)
             if _anomaly:
-                _check_finite(ctx, parent_grads, "backward", t.scope, parents)
+                _check_finite(fn, parent_grads, "backward", fn.scope, parents)
             if not retain_graph:
-                ctx.saved = None  # release the saved arrays; the topology stays for drawing
+                fn.saved = None  # release the saved arrays; the topology stays for drawing
             # Built-in ops return one gradient per input; apply() checks that for Functions of your own.
             for p, pg in zip(parents, parent_grads):  # noqa: B905 (strict=True costs 0.1 us per node)
-                if p._ctx is None:  # a leaf: nothing runs after it, so accumulate right away
+                if p.is_leaf_node:  # a leaf tensor: nothing runs after it, so accumulate right away
                     if pg is not None and p.requires_grad:
-                        if p.grad is None:
-                            p.grad = _fresh_copy(pg, p.data.dtype)  # the leaf owns its grad
+                        if p.grad is None:  # the leaf owns its grad: a copy (in g's memory layout)
+                            same = type(pg) is np.ndarray and pg.dtype is p.data.dtype
+                            p.grad = pg.copy(order="K") if same else _fresh_copy(pg, p.data.dtype)
                         else:
                             _add_into(p.grad, pg)
                     continue
@@ -315,9 +342,8 @@ class Tensor:
                         grads[p] = pg  # an op's array, maybe handed to two inputs (a + a): never written to
                     elif p in summed:
                         _add_into(prev, pg)
-                    else:  # a second contribution: sum into a buffer of our own, then add in place
-                        grads[p] = _fresh_copy(prev, p.data.dtype)
-                        _add_into(grads[p], pg)
+                    else:  # a second contribution: the sum goes into a new buffer of our own
+                        grads[p] = _sum(prev, pg, p.dtype)
                         summed.add(p)
                 n = consumers[p] - 1
                 consumers[p] = n
@@ -329,7 +355,7 @@ class Tensor:
     def _other(self, other) -> Tensor:
         if isinstance(other, Tensor):
             return other
-        return Tensor._make(_as_array(other, self.data.dtype), None)
+        return Tensor._make(_as_array(other, self.data.dtype))
 
     def __add__(self, other) -> Tensor:
         return _apply(ops.Add, self, other if isinstance(other, Tensor) else self._other(other))
@@ -498,6 +524,37 @@ class Tensor:
         return self.split(-(-n // chunks), axis=axis)
 
 
+class _OpTensor(Tensor):
+    """A tensor made by an op. Its name, scope and (after backward(retain_grads=True)) gradient
+    live on its graph node, the Function in `_ctx`: the node outlives the tensor, so drawings and
+    backward still have them after the tensor is freed, and the graph never holds an array that
+    backward does not need. Reading or setting them here reads or sets the node's.
+    """
+
+    __slots__ = ()
+    requires_grad = True  # always: an op records a node only when some input requires grad
+
+    @property
+    def grad(self) -> np.ndarray | None:
+        return self._ctx.grad
+
+    @grad.setter
+    def grad(self, value: np.ndarray | None) -> None:
+        self._ctx.grad = value
+
+    @property
+    def name(self) -> str | None:
+        return self._ctx.label
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._ctx.label = value
+
+    @property
+    def scope(self) -> tuple[str, ...]:
+        return self._ctx.scope
+
+
 def _index_arrays(idx):
     """Tensors inside an index become their integer arrays (indices are never differentiated)."""
     if isinstance(idx, Tensor):
@@ -517,9 +574,11 @@ def _apply(fn_cls: type[ops.Function], *inputs: Tensor, **kwargs) -> Tensor:
     n = len(inputs)
     try:
         if n == 2 and not kwargs:
-            out = fn.forward(inputs[0].data, inputs[1].data)
+            a, b = inputs
+            out = fn.forward(a.data, b.data)
         elif n == 1:
-            out = fn.forward(inputs[0].data, **kwargs) if kwargs else fn.forward(inputs[0].data)
+            a = inputs[0]
+            out = fn.forward(a.data, **kwargs) if kwargs else fn.forward(a.data)
         else:
             out = fn.forward(*[t.data for t in inputs], **kwargs)
     except (ValueError, IndexError, TypeError) as err:
@@ -527,20 +586,32 @@ def _apply(fn_cls: type[ops.Function], *inputs: Tensor, **kwargs) -> Tensor:
         raise OpError(fn.explain_error(arrays, err) + _scope_suffix(_scope)) from None
     if _anomaly:
         _check_finite(fn, (out,), "forward", _scope, inputs)
-    if _grad_enabled:
-        if n == 2:
-            needs = (inputs[0].requires_grad, inputs[1].requires_grad)
-        elif n == 1:
-            needs = (inputs[0].requires_grad,)
-        else:
-            needs = tuple([t.requires_grad for t in inputs])
-        if True in needs:
-            fn.needs_input_grad = needs
-            fn.parents = inputs
-            t = _new_tensor(Tensor)
-            t.data, t.grad, t.requires_grad, t._ctx, t.name, t.scope = out, None, True, fn, None, _scope
-            return t
-    return Tensor._make(out, None)
+    if not _grad_enabled:
+        return Tensor._make(out)
+    # The node links to the nodes that made its inputs (or to the inputs, if leaves), not to the
+    # input tensors: an intermediate tensor nobody holds is freed right away.
+    if n == 2:
+        if not (a.requires_grad or b.requires_grad):
+            return Tensor._make(out)
+        fn.needs_input_grad = (a.requires_grad, b.requires_grad)
+        fn.parents = (a if a._ctx is None else a._ctx, b if b._ctx is None else b._ctx)
+    elif n == 1:
+        if not a.requires_grad:
+            return Tensor._make(out)
+        fn.needs_input_grad = (True,)
+        fn.parents = (a if a._ctx is None else a._ctx,)
+    else:
+        needs = tuple([t.requires_grad for t in inputs])
+        if True not in needs:
+            return Tensor._make(out)
+        fn.needs_input_grad = needs
+        fn.parents = tuple([t if t._ctx is None else t._ctx for t in inputs])
+    fn.scope, fn.shape, fn.dtype = _scope, out.shape, out.dtype
+    if _keep_values:
+        fn.value = out
+    t = _new_tensor(_OpTensor)
+    t.data, t._ctx = out, fn
+    return t
 
 
 def _fresh_copy(g: np.ndarray | IndexedGrad, dtype: np.dtype) -> np.ndarray:
@@ -561,26 +632,38 @@ def _add_into(buf: np.ndarray, g: np.ndarray | IndexedGrad) -> None:
         buf += g
 
 
-def _count_consumers(root: Tensor) -> dict[Tensor, int]:
-    """For every interior (non-leaf) tensor below `root`: how many graph edges consume it.
+def _sum(a: np.ndarray | IndexedGrad, b: np.ndarray | IndexedGrad, dtype: np.dtype) -> np.ndarray:
+    """a + b in a new array (one pass when both are dense), which its receiver may add into later."""
+    if type(a) is IndexedGrad:
+        a, b = b, a
+    if type(a) is IndexedGrad:  # both sparse
+        out = a.dense(dtype)
+    elif type(b) is IndexedGrad:
+        out = _fresh_copy(a, dtype)
+    else:
+        return np.add(a, b, out=np.empty(np.shape(a), dtype))  # out=: a 0-d sum stays an array
+    b.add_to(out)
+    return out
+
+
+def _count_consumers(root: ops.Function) -> dict[ops.Function, int]:
+    """For every node below `root`: how many graph edges consume it (leaves are not counted).
 
     Backward runs a node once this count has dropped to zero, i.e. after every consumer has sent
     its gradient: Kahn's topological order, with an explicit stack instead of recursion.
     """
-    consumers: dict[Tensor, int] = {}
+    consumers: dict[ops.Function, int] = {}
     stack = [root]
     while stack:
-        ctx = stack.pop()._ctx
-        if ctx is None:
-            continue
-        if ctx.saved is None:
+        fn = stack.pop()
+        if fn.saved is None:
             raise BackwardError(
-                f"backward: trying to go through {ctx.name} a second time, but its saved arrays "
+                f"backward: trying to go through {fn.name} a second time, but its saved arrays "
                 "were released by the previous backward. Pass retain_graph=True to the first "
                 "backward if you need to run it twice."
             )
-        for p in ctx.parents:
-            if p._ctx is not None:  # leaves are not scheduled: they only accumulate
+        for p in fn.parents:
+            if not p.is_leaf_node:  # leaves are not scheduled: they only accumulate
                 if p in consumers:
                     consumers[p] += 1
                 else:
@@ -589,21 +672,24 @@ def _count_consumers(root: Tensor) -> dict[Tensor, int]:
     return consumers
 
 
-def topological_order(root: Tensor) -> list[Tensor]:
-    """The interior (non-leaf) tensors below `root`, in the order backward visits them.
+def topological_order(root: Tensor) -> list[ops.Function]:
+    """The graph nodes (Functions) below `root`, in the order backward visits them.
 
-    Each tensor comes after every tensor that consumed it, so when backward reaches it, all the
-    gradient it will ever receive has arrived (Kahn's algorithm: a tensor is ready once its
+    Each node comes after every node that consumed its output, so when backward reaches it, all
+    the gradient it will ever receive has arrived (Kahn's algorithm: a node is ready once its
     count of unvisited consumers drops to zero). Iterative, so 100,000-op chains are fine.
+    A node stands for the tensor its op made: `.label`, `.scope`, `.shape`, `.grad`, `.parents`.
     """
-    consumers = _count_consumers(root)
-    order: list[Tensor] = []
-    ready = [root] if root._ctx is not None else []
+    if root._ctx is None:
+        return []
+    consumers = _count_consumers(root._ctx)
+    order: list[ops.Function] = []
+    ready = [root._ctx]
     while ready:
-        t = ready.pop()
-        order.append(t)
-        for p in t._ctx.parents:
-            if p._ctx is not None:
+        fn = ready.pop()
+        order.append(fn)
+        for p in fn.parents:
+            if not p.is_leaf_node:
                 n = consumers[p] - 1
                 consumers[p] = n
                 if n == 0:
@@ -611,8 +697,8 @@ def topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
-def detached_source(t: Tensor) -> Tensor | None:
-    """The tensor `t` was detached from, if `t` came from `.detach()` and that tensor is still alive."""
+def detached_source(t: Tensor) -> ops.Function | None:
+    """The graph node `t` was cut from, if `t` came from `.detach()` and that node is still alive."""
     r = _detached_from.get(t)
     return None if r is None else r()
 

@@ -5,9 +5,11 @@ gradients are the engine's own. Parameter names, shapes, gate order and initiali
 PyTorch's (`weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`; gates stacked along the first axis),
 so a torch.nn.LSTMCell / LSTM state_dict converted to numpy loads unchanged.
 
-A cell splits its work in two: `input_projection(x) = x @ weight_ih.T + bias_ih`, which does not
-depend on the past, and `recur(gi, state)`, the part that does. A cell's forward does both; a
-sequence layer projects all T steps in one matmul and then calls `recur` T times.
+A cell splits its work in two: what does not depend on the past, and `recur`, what does. A
+cell's forward does both. A sequence layer does the first part once for the whole sequence: the
+input projection of all T steps in one matmul (with bias_hh folded into it, where the equations
+allow), and `weight_hh.T` once; then it calls `recur` T times, which is all that must be
+sequential. (The same primitive ops either way, fewer of them per step.)
 
 Shapes: B batch, I input_size, H hidden_size, T time steps; x (B, I), h and c (B, H).
 """
@@ -32,6 +34,9 @@ class _CellBase(Module):
     """Weights of a cell with `n_gates` gate blocks; all drawn from U(-1/sqrt(H), 1/sqrt(H))."""
 
     n_gates = 1
+    # Whether bias_hh may be added to the input projection instead of at every step. True when
+    # bias_hh is simply added to h @ W_hh^T; the GRU puts part of it inside r * (...), so it cannot.
+    folds_hidden_bias = True
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, rng=None) -> None:
         if input_size <= 0 or hidden_size <= 0:
@@ -47,20 +52,31 @@ class _CellBase(Module):
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias_ih is not None}"
 
-    def input_projection(self, x: Tensor) -> Tensor:
-        """x @ weight_ih.T + bias_ih for x of shape (..., I); several steps at once fold into one matmul."""
+    def input_projection(self, x: Tensor, fold_hidden_bias: bool = False) -> Tensor:
+        """x @ weight_ih.T + bias_ih for x of shape (..., I); several steps at once fold into one matmul.
+
+        With fold_hidden_bias, bias_hh is added here too (then pass `recurrent_weights(True)` to recur).
+        """
         if x.shape[-1] != self.input_size:
             raise OpError(
                 f"{type(self).__name__}: input has {x.shape[-1]} features (shape {x.shape}), "
                 f"expected input_size={self.input_size}"
             )
         gi = x @ self.weight_ih.T  # for x (T, B, I) matmul runs this as one (T*B, I) product
-        return gi + self.bias_ih if self.bias_ih is not None else gi
+        if self.bias_ih is None:
+            return gi
+        return gi + (self.bias_ih + self.bias_hh if fold_hidden_bias else self.bias_ih)
 
-    def hidden_projection(self, h: Tensor) -> Tensor:
+    def recurrent_weights(self, hidden_bias_folded: bool = False) -> tuple[Tensor, Tensor | None]:
+        """(weight_hh.T, bias_hh): what recur applies to h at every step. The bias is None when
+        it was folded into the input projection; a layer makes the transpose once per sequence."""
+        return self.weight_hh.T, None if hidden_bias_folded else self.bias_hh
+
+    def hidden_projection(self, h: Tensor, weights: tuple[Tensor, Tensor | None]) -> Tensor:
         """h @ weight_hh.T + bias_hh: what the previous step contributes to every gate."""
-        gh = h @ self.weight_hh.T
-        return gh + self.bias_hh if self.bias_hh is not None else gh
+        weight_hh_t, bias_hh = weights
+        gh = h @ weight_hh_t
+        return gh + bias_hh if bias_hh is not None else gh
 
     def gate(self, gates: Tensor, k: int) -> Tensor:
         """Block k of the stacked gate pre-activations (gates (..., n_gates*H) -> (..., H))."""
@@ -75,7 +91,7 @@ class _CellBase(Module):
         if h is None:
             h = self.zero_state(x.shape[:-1], x.dtype)
         self._check_state(h, x.shape)
-        return self.recur(self.input_projection(x), h)
+        return self.recur(self.input_projection(x), h, self.recurrent_weights())
 
     def _check_state(self, h: Tensor, x_shape: tuple[int, ...], what: str = "h") -> None:
         expected = (*x_shape[:-1], self.hidden_size)
@@ -97,8 +113,8 @@ class RNNCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, rng)
         self.nonlinearity = nonlinearity
 
-    def recur(self, gi: Tensor, h: Tensor) -> Tensor:
-        pre = gi + self.hidden_projection(h)
+    def recur(self, gi: Tensor, h: Tensor, weights: tuple[Tensor, Tensor | None]) -> Tensor:
+        pre = gi + self.hidden_projection(h, weights)
         return _named(pre.tanh() if self.nonlinearity == "tanh" else pre.relu(), "h")
 
 
@@ -120,11 +136,12 @@ class LSTMCell(_CellBase):
             state = (self.zero_state(x.shape[:-1], x.dtype), self.zero_state(x.shape[:-1], x.dtype))
         self._check_state(state[0], x.shape, "h")
         self._check_state(state[1], x.shape, "c")
-        return self.recur(self.input_projection(x), state)
+        return self.recur(self.input_projection(x), state, self.recurrent_weights())
 
-    def recur(self, gi: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    def recur(self, gi: Tensor, state: tuple[Tensor, Tensor], weights: tuple[Tensor, Tensor | None]):
+        """One step from the input projection gi and the state (h, c) -> the new (h, c)."""
         h, c_prev = state
-        gates = gi + self.hidden_projection(h)
+        gates = gi + self.hidden_projection(h, weights)
         i, f, g = self.write_gates(gates, c_prev)
         with scope("cell_state"):
             c = _named(f * c_prev + i * g, "c")
@@ -219,9 +236,10 @@ class GRUCell(_CellBase):
     """
 
     n_gates = 3
+    folds_hidden_bias = False  # b_hn sits inside r * (W_hn h + b_hn)
 
-    def recur(self, gi: Tensor, h: Tensor) -> Tensor:
-        gh = self.hidden_projection(h)
+    def recur(self, gi: Tensor, h: Tensor, weights: tuple[Tensor, Tensor | None]) -> Tensor:
+        gh = self.hidden_projection(h, weights)
         with scope("reset_gate"):
             r = _named((self.gate(gi, 0) + self.gate(gh, 0)).sigmoid(), "r")
         with scope("update_gate"):
@@ -310,12 +328,14 @@ class _RecurrentLayer(Module):
         finals = []
         for k, cell in enumerate(self.cells):
             with scope(f"layer={k}"):
-                gi = cell.input_projection(x)  # all T steps in one matmul
+                fold = cell.folds_hidden_bias
+                gi = cell.input_projection(x, fold_hidden_bias=fold)  # all T steps in one matmul
+                weights = cell.recurrent_weights(hidden_bias_folded=fold)  # weight_hh.T once, not T times
                 state = states[k]
                 outputs = []
                 for t in range(x.shape[0]):
                     with scope(f"t={t}"):
-                        state = cell.recur(gi[t], state)
+                        state = cell.recur(gi[t], state, weights)
                     outputs.append(state[0] if self.has_cell_state else state)
                 x = stack(outputs, axis=0)
                 finals.append(state)

@@ -205,7 +205,7 @@ class _Writer:
     def cluster(self, parent: graphviz.Digraph, c, drawn: tuple[str, ...], path: str) -> None:
         with parent.subgraph(name=f"cluster_{path}") as sub:
             parts = c.scope[len(drawn) :]
-            sub.attr(label=_text(scope_label(parts)), labeljust="l", **_cluster_style(c.scope, parts))
+            sub.attr(label=_text(scope_label(parts)), **_cluster_style(c.scope, parts))
             self.fill(sub, c, path)
 
     def fill(self, dot: graphviz.Digraph, c, path: str) -> None:
@@ -226,13 +226,13 @@ class _Writer:
 
 def _cluster_style(scope: tuple[str, ...], parts: tuple[str, ...]) -> dict[str, str]:
     """A time step (even merged with the cell scope inside it) is a pale green box, the module A."""
-    if any(part.startswith("t=") for part in parts):
+    if any(part.startswith("t=") for part in parts):  # centred: the edges from the last step come in on the left
         return {"style": "rounded,filled", "fillcolor": "#f4faf4", "color": "#9ccc9c", "fontsize": "12"}
     if scope[-1].startswith("layer="):
-        return {"style": "dashed", "color": "#999999", "fontsize": "11"}
+        return {"style": "dashed", "color": "#999999", "fontsize": "11", "labeljust": "l"}
     if step_of(scope) is not None:  # a gate inside a step
         return {"style": "rounded,dotted", "color": "#999999", "fontsize": "9", "fontcolor": "#666666"}
-    return {"style": "rounded", "color": "#777777", "fontsize": "11"}
+    return {"style": "rounded", "color": "#777777", "fontsize": "11", "labeljust": "l"}
 
 
 def _ordering_edges(g: Graph) -> list[tuple[str, str]]:

@@ -133,6 +133,20 @@ def test_one_cluster_per_time_step_in_order(level):
     assert [step_of(c.scope)[-1] for c in step_clusters(g.scope_tree())] == [f"t={t}" for t in range(12)]
 
 
+@pytest.mark.parametrize("level", viz.LEVELS)
+def test_every_step_is_drawn_identically(level):
+    """Inside each step the same nodes in the same order (step 0 also has the initial state h_0, c_0)."""
+    for kind in LAYERS:
+        steps = list(by_step(viz.view(sequence_loss(kind, 5), level=level)).items())
+
+        def signature(s, nodes):
+            return [(n.scope[len(s) :], n.kind, n.op, n.name) for n in nodes if n.kind != "const"]
+
+        middle = [signature(s, nodes) for s, nodes in steps[1:-1]]
+        assert middle[0] and all(sig == middle[0] for sig in middle), kind
+        assert signature(*steps[0]) == middle[0], kind
+
+
 def test_a_cluster_per_layer_with_its_steps():
     g = viz.view(sequence_loss("gru", 3, layers=2), level="cell")
     (lstm,) = g.scope_tree().children

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -130,20 +131,19 @@ def test_steps_are_kept_in_a_row():
 @needs_dot
 @pytest.mark.parametrize("level", viz.LEVELS)
 def test_layout_runs_left_to_right(level):
-    """Laid out by dot, every node of step t lies left of every node of step t+1."""
-    loss, _ = unrolled_loss("lstm", 4)
-    g = viz.view(loss, level=level)
+    """Laid out by dot, every node of step t lies left of every node of step t+1 (two models drawn together)."""
+    g = viz.view(unrolled_loss("lstm", 4)[0], unrolled_loss("rnn", 4)[0], level=level)
     plain = subprocess.run(["dot", "-Tplain"], input=viz.to_dot(g).source.encode(), capture_output=True, check=True)
-    x = {
-        line.split()[1]: float(line.split()[2])
-        for line in plain.stdout.decode().splitlines()
-        if line.startswith("node")
-    }
-    spans = []
+    lines = [line.split() for line in plain.stdout.decode().splitlines()]
+    x = {line[1]: float(line[2]) for line in lines if line[0] == "node"}
+    spans = {}
     for s in g.steps():
         xs = [x[nid] for nid, n in g.nodes.items() if n.scope[: len(s)] == s]
-        spans.append((min(xs), max(xs)))
-    assert all(a[1] < b[0] for a, b in zip(spans, spans[1:], strict=False))
+        spans[s] = (min(xs), max(xs))
+    assert list(spans) == [(m, f"t={t}") for m in ("lstm", "rnn") for t in range(4)]
+    for model in ("lstm", "rnn"):
+        row = [spans[(model, f"t={t}")] for t in range(4)]
+        assert all(a[1] < b[0] for a, b in pairwise(row))
 
 
 # -- through dot -------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from itertools import pairwise
 
 import graphviz
 
-from .model import Graph, Node, Summary, step_of
+from .model import Cluster, Edge, Graph, Node, Summary, step_of
 from .views import formula
 
 PALETTE = "blues9"  # a Graphviz colour scheme: colours 1 (palest) to 9 (darkest)
@@ -112,6 +112,8 @@ def scope_label(parts: tuple[str, ...]) -> str:
 
 
 class _Writer:
+    """Labels and attributes for the nodes and edges of one graph, and its clusters, as DOT."""
+
     def __init__(self, g: Graph) -> None:
         self.g = g
         self.op = g.op_graph()
@@ -166,7 +168,6 @@ class _Writer:
     def node_attrs(self, n: Node) -> dict[str, str]:
         attrs = dict(STYLES["stub" if n.stub_of is not None else n.kind])
         if self.scale is not None and n.kind not in ("const", "cut") and n.stub_of is None:
-            attrs["style"] = attrs.get("style", "filled")
             if n.grad is None:
                 attrs["fillcolor"] = "white"
             else:
@@ -179,13 +180,13 @@ class _Writer:
         attrs.update(label=self.label(n), tooltip=self.tooltip(n))
         return attrs
 
-    def edge_attrs(self, e) -> dict[str, str]:
+    def edge_attrs(self, e: Edge) -> dict[str, str]:
         attrs: dict[str, str] = {}
         if e.kind == "cut":
             attrs.update(style="dashed", color=HIGHLIGHT, fontcolor=HIGHLIGHT, arrowhead="tee", label="✂ detach()")
         elif e.kind == "loop":
             attrs.update(color="#1f77b4", fontcolor="#1f77b4", constraint="false", penwidth="1.5")
-        elif self.g.nodes[e.src].lane == self.g.nodes[e.dst].lane == "c":
+        elif self.g.nodes[e.src].lane and self.g.nodes[e.src].lane == self.g.nodes[e.dst].lane:
             # Heavy edges are kept short and straight: the lane. (Graphviz's `group` would be straighter
             # but, with newrank and clusters, makes dot 2.4x fail with "trouble in init_rank".)
             attrs.update(weight="10", penwidth="2")
@@ -202,13 +203,13 @@ class _Writer:
             attrs.update(color=HIGHLIGHT, penwidth="2")
         return attrs
 
-    def cluster(self, parent: graphviz.Digraph, c, drawn: tuple[str, ...], path: str) -> None:
+    def cluster(self, parent: graphviz.Digraph, c: Cluster, drawn: tuple[str, ...], path: str) -> None:
         with parent.subgraph(name=f"cluster_{path}") as sub:
             parts = c.scope[len(drawn) :]
-            sub.attr(label=_text(scope_label(parts)), labeljust="l", **_cluster_style(c.scope, parts))
+            sub.attr(label=_text(scope_label(parts)), **_cluster_style(c.scope, parts))
             self.fill(sub, c, path)
 
-    def fill(self, dot: graphviz.Digraph, c, path: str) -> None:
+    def fill(self, dot: graphviz.Digraph, c: Cluster, path: str) -> None:
         for nid in c.nodes:
             dot.node(nid, **self.node_attrs(self.g.nodes[nid]))
         for k, child in enumerate(c.children):
@@ -226,13 +227,13 @@ class _Writer:
 
 def _cluster_style(scope: tuple[str, ...], parts: tuple[str, ...]) -> dict[str, str]:
     """A time step (even merged with the cell scope inside it) is a pale green box, the module A."""
-    if any(part.startswith("t=") for part in parts):
+    if any(part.startswith("t=") for part in parts):  # centred: the edges from the last step come in on the left
         return {"style": "rounded,filled", "fillcolor": "#f4faf4", "color": "#9ccc9c", "fontsize": "12"}
     if scope[-1].startswith("layer="):
-        return {"style": "dashed", "color": "#999999", "fontsize": "11"}
+        return {"style": "dashed", "color": "#999999", "fontsize": "11", "labeljust": "l"}
     if step_of(scope) is not None:  # a gate inside a step
         return {"style": "rounded,dotted", "color": "#999999", "fontsize": "9", "fontcolor": "#666666"}
-    return {"style": "rounded", "color": "#777777", "fontsize": "11"}
+    return {"style": "rounded", "color": "#777777", "fontsize": "11", "labeljust": "l"}
 
 
 def _ordering_edges(g: Graph) -> list[tuple[str, str]]:

@@ -177,9 +177,14 @@ class Graph:
         return out
 
     def steps(self) -> list[tuple[str, ...]]:
-        """Every time step (a scope ending in 't=k'), ordered by layer and then by k."""
-        found = dict.fromkeys(step_of(node.scope) for node in self.nodes.values())  # in forward order
-        return sorted((s for s in found if s is not None), key=natural)
+        """Every time step (a scope ending in 't=k'): grouped by what encloses them (a layer, a model),
+        those in the order they first appear (numbered ones by number), then by k within each."""
+        layers: dict[tuple[str, ...], dict[tuple[str, ...], None]] = {}
+        for node in self.nodes.values():
+            s = step_of(node.scope)
+            if s is not None:
+                layers.setdefault(s[:-1], {})[s] = None
+        return [s for layer in sorted(layers, key=natural) for s in sorted(layers[layer], key=natural)]
 
     def scope_tree(self) -> Cluster:
         """The clusters of the drawing: one per scope, nested; the root is the whole graph.

@@ -68,8 +68,9 @@ def number_backward(g: Graph) -> Graph:
     return _derive(g, dict(g.nodes), edges)
 
 
-# The local derivative of an op's output with respect to each input, as text: {a} {b} are the
-# inputs, {y} the output, {k} the input's position, {args} the op's arguments.
+# The local derivative of an op's output with respect to each input, as text (one entry per input,
+# the last repeated for more): {a} {b} are the inputs, {y} the output, {k} the input's position,
+# {args} the op's arguments, g the incoming gradient where the derivative is not a plain factor.
 LOCAL_DERIVATIVES = {
     "add": ("1", "1"),
     "mul": ("{b}", "{a}"),
@@ -87,6 +88,7 @@ LOCAL_DERIVATIVES = {
     "reshape": ("reshape back",),
     "transpose": ("transpose back",),
     "getitem": ("g placed at {args}",),
+    "cat": ("slice {k} of g",),
 }
 
 
@@ -94,16 +96,14 @@ def local_derivative(g: Graph, e: Edge, into: dict[str, list[Edge]]) -> str:
     """'∂/∂a = b' for the edge a -> (a * b): what the op multiplies the incoming gradient by."""
     dst = g.nodes[e.dst]
     ins = [_short(g, p.src, into) for p in into[e.dst]]
-    names = {"a": ins[0], "b": ins[-1], "y": dst.name or "y", "args": dst.args}
+    names = {"a": ins[0], "b": ins[-1], "y": dst.name or "y", "k": e.arg, "args": dst.args}
     if dst.op == "pow":
         p = float(dst.args.removeprefix("p="))
         names.update(p=f"{p:g}", p1=f"{p - 1:g}")
-    if dst.op == "cat":
-        text = f"slice {e.arg} of g"
-    else:
-        table = LOCAL_DERIVATIVES.get(dst.op)
-        text = table[min(e.arg, len(table) - 1)].format(**names) if table else f"d{dst.op}"
-    return f"∂/∂{ins[e.arg]} = {text}"
+    table = LOCAL_DERIVATIVES.get(dst.op)
+    if table is None:  # an op of the user's own (tg.apply): its backward says
+        return f"∂/∂{ins[e.arg]}: see {dst.op}.backward"
+    return f"∂/∂{ins[e.arg]} = {table[min(e.arg, len(table) - 1)].format(**names)}"
 
 
 def _short(g: Graph, nid: str, into: dict[str, list[Edge]]) -> str:
@@ -397,8 +397,14 @@ def cell_level(g: Graph) -> Graph:
     into = op.parents()
     ids: dict[tuple, str] = {}
     nodes: dict[str, Node] = {}
+    groups = 0
     for key in sorted(members, key=rank):
-        ids[key] = key[1] if key[0] == "own" else f"{key[0]}_{steps[key[1]] if key[1] in steps else len(ids)}"
+        if key[0] == "own":
+            ids[key] = key[1]
+        elif key[0] == "group":
+            ids[key], groups = f"group_{groups}", groups + 1
+        else:
+            ids[key] = f"{key[0]}_{steps[key[1]]}"
         ms = [g.nodes[m] for m in leaving[key]] if key[0] == "cell_out" else [g.nodes[m] for m in members[key]]
         nodes[ids[key]] = _group_node(key, ids[key], ms, g, op, into)
     return _derive(g, nodes, _dedupe([replace(e, src=ids[a], dst=ids[b]) for a, b, e in edges]), level="cell")

@@ -41,8 +41,11 @@ def build(x: tg.Tensor, w: tg.Tensor, b: tg.Tensor) -> tg.Tensor:
     return loss
 
 
-def label(t: tg.Tensor) -> str:
-    return t.name or f"({t._ctx.name if t._ctx else 'const'})"
+def label(node) -> str:
+    """A graph node's name: a leaf Tensor's name, or the name given to the tensor an op made."""
+    if isinstance(node, tg.Tensor):
+        return node.name or "const"
+    return node.label or f"({node.name})"
 
 
 def rule(fn: tg.Function) -> str:
@@ -54,32 +57,32 @@ def tour(x: float, w: float, b: float) -> None:
     xs = tg.Tensor(np.float64(x), requires_grad=True, name="x")
     ws = tg.Tensor(np.float64(w), requires_grad=True, name="w")
     bs = tg.Tensor(np.float64(b), requires_grad=True, name="b")
-    loss = build(xs, ws, bs)
+    with tg.keep_values():  # the graph keeps only what backward needs, unless asked to keep every value
+        loss = build(xs, ws, bs)
 
-    print("Forward pass (each tensor remembers the op that made it and its inputs):")
-    for t in reversed(topological_order(loss)):
-        args = ", ".join(label(p) for p in t._ctx.parents)
-        print(f"  {label(t):>4} = {t._ctx.name}({args}) = {t.item():+.6f}")
+    print("Forward pass (each node remembers its op, where its inputs came from, and here its value):")
+    for fn in reversed(topological_order(loss)):
+        args = ", ".join(label(p) for p in fn.parents)
+        print(f"  {label(fn):>4} = {fn.name}({args}) = {float(fn.value):+.6f}")
 
     print("\nBackward pass, in topological order (a node runs once all its consumers have sent their gradient):")
     print("  start: dL/dL = 1")
-    grads = {loss: np.float64(1.0)}
+    grads = {loss._ctx: np.float64(1.0)}
     leaf_grads: dict[str, float] = {}
-    for step, t in enumerate(topological_order(loss), 1):
-        g = grads.pop(t)
-        fn = t._ctx
-        print(f"\n  step {step}: node {label(t)} = {fn.name}(...)   rule: {rule(fn)}")
-        print(f"    incoming  dL/d{label(t)} = {float(g):+.6f}")
+    for step, fn in enumerate(topological_order(loss), 1):
+        g = grads.pop(fn)
+        print(f"\n  step {step}: node {label(fn)} = {fn.name}(...)   rule: {rule(fn)}")
+        print(f"    incoming  dL/d{label(fn)} = {float(g):+.6f}")
         outgoing = fn.backward(g)  # what the engine calls; the graph is kept (we do not release it)
         for p, pg in zip(fn.parents, outgoing, strict=True):
             if pg is None:
                 continue
             local = float(pg) / float(g) if g != 0 else float("nan")
             print(
-                f"    to {label(p):>4}: local d{label(t)}/d{label(p)} = {local:+.6f}, "
+                f"    to {label(p):>4}: local d{label(fn)}/d{label(p)} = {local:+.6f}, "
                 f"outgoing += {float(g):+.6f} * {local:+.6f} = {float(pg):+.6f}"
             )
-            if p._ctx is None:
+            if isinstance(p, tg.Tensor):  # a leaf
                 leaf_grads[p.name] = leaf_grads.get(p.name, 0.0) + float(pg)
             else:
                 grads[p] = grads.get(p, 0.0) + pg

@@ -7,6 +7,7 @@ import pytest
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
+from tinygrad_rnn.tensor import topological_order
 
 try:
     import torch
@@ -214,16 +215,7 @@ def test_layer_parameters_are_attributes_under_pytorch_names():
 def test_layer_records_layer_step_and_gate_scopes():
     lstm = nn.LSTM(I, H, num_layers=2)
     out, (h, c) = lstm(rand(3, B, I, requires_grad=False))
-    scopes = set()
-    stack = [out]
-    seen = set()
-    while stack:
-        t = stack.pop()
-        if id(t) in seen or t._ctx is None:
-            continue
-        seen.add(id(t))
-        scopes.add(t.scope)
-        stack.extend(t._ctx.parents)
+    scopes = {fn.scope for fn in topological_order(out)}  # every node of the graph, with its scope
     for layer in ("layer=0", "layer=1"):
         for step in ("t=0", "t=1", "t=2"):
             for gate in ("input_gate", "forget_gate", "candidate", "output_gate", "cell_state"):
@@ -233,8 +225,8 @@ def test_layer_records_layer_step_and_gate_scopes():
 def test_cell_names_its_gate_tensors():
     h, c = nn.LSTMCell(I, H)(rand(B, I))
     assert (h.name, c.name) == ("h", "c")
-    f = c._ctx.parents[0]._ctx.parents[0]  # c = (f * c_prev) + (i * g)
-    assert f.name == "f" and f.scope == ("lstmcell", "forget_gate")
+    f = c._ctx.parents[0].parents[0]  # the node of f, in c = (f * c_prev) + (i * g)
+    assert f.label == "f" and f.scope == ("lstmcell", "forget_gate") and f.name == "sigmoid"
 
 
 def test_truncated_bptt_detach_state():

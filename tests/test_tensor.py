@@ -184,8 +184,9 @@ def test_released_graph_keeps_its_topology():
     y = h.sum()
     y.backward()
     assert h._ctx.released and h._ctx.saved is None
-    assert h._ctx.parents[0]._ctx.parents[0] is x  # tanh <- mul <- x
+    assert h._ctx.parents[0].parents[0] is x  # tanh <- mul <- x
     assert h.scope == ("layer",) and h.name == "h"
+    assert h._ctx.label == "h" and h._ctx.scope == ("layer",) and h._ctx.shape == x.shape
 
 
 def test_retain_grads_keeps_intermediate_grads():
@@ -386,7 +387,7 @@ def test_backward_runs_in_topological_order():
     c = tg.apply(Recorded, a.tanh() + b, label="c")
     d = tg.apply(Recorded, c * b + a, label="d")
     root = d.sum()
-    order = [t._ctx.label for t in topological_order(root) if isinstance(t._ctx, Recorded)]
+    order = [fn.label for fn in topological_order(root) if isinstance(fn, Recorded)]
     Recorded.log = []
     root.backward()
     assert Recorded.log == order
@@ -409,13 +410,60 @@ def test_detach_remembers_its_source_weakly():
     a = Tensor([1.0, 2.0], requires_grad=True)
     b = a * 2
     d = b.detach()
-    assert detached_source(d) is b
+    assert detached_source(d) is b._ctx
     assert detached_source(a.detach()) is None  # a leaf has no graph to cut
-    b_ref = weakref.ref(b)
+    node = weakref.ref(b._ctx)
     del b
     gc.collect()
-    assert b_ref() is None  # the detached tensor does not keep its source alive
+    assert node() is None  # the detached tensor does not keep the old graph alive
     assert detached_source(d) is None
+
+
+# -- the graph is made of Functions: what it keeps, and what it lets go --------------------------------
+
+
+def test_graph_frees_intermediates_that_backward_does_not_need():
+    x = leaf(shape=(3,))
+    pre = x * 2.0  # Mul saves x and 2.0, not its output
+    pre_data = weakref.ref(pre.data)
+    h = pre.tanh()  # Tanh saves its output
+    h_data = weakref.ref(h.data)
+    loss = h.sum()
+    del pre, h
+    gc.collect()
+    assert pre_data() is None  # nobody needs w * x any more: freed during the forward pass
+    assert h_data() is not None  # tanh's backward needs its output
+    loss.backward()
+    np.testing.assert_allclose(x.grad, 2 * (1 - np.tanh(2 * x.data) ** 2))
+
+
+def test_keep_values_keeps_every_intermediate_value():
+    x = leaf(shape=(3,))
+    with tg.keep_values():
+        pre = x * 2.0
+        loss = pre.tanh().sum()
+    node = pre._ctx
+    del pre
+    gc.collect()
+    np.testing.assert_array_equal(node.value, x.data * 2.0)
+    assert loss._ctx.parents[0].parents[0] is node
+    assert (x * 2.0)._ctx.value is None  # outside the block, nothing extra is kept
+
+
+def test_names_scopes_and_retained_grads_live_on_the_node():
+    x = leaf(shape=(3,))
+    with tg.scope("cell"):
+        h = x.tanh()
+    h.name = "h"
+    loss = (h * 3.0).sum()
+    node = h._ctx
+    assert (node.label, node.scope, node.shape, node.dtype) == ("h", ("cell",), (3,), x.dtype)
+    loss.backward(retain_grads=True)
+    np.testing.assert_allclose(h.grad, np.full(3, 3.0))
+    assert h.grad is node.grad and h.requires_grad and not h.is_leaf
+    del h
+    gc.collect()
+    np.testing.assert_allclose(loss._ctx.parents[0].parents[0].grad, np.full(3, 3.0))  # drawable afterwards
 
 
 class _ReturnsArray(tg.Function):

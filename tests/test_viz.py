@@ -220,13 +220,16 @@ def test_node_counts():
 def test_shared_weights_are_stubs_in_each_step():
     loss = sequence_loss("lstm", 4)
     g = viz.view(loss)
-    (w,) = [n for n in g.nodes.values() if n.name == "weight_hh" and n.stub_of is None]
+    # The layer transposes weight_hh once; every step uses that transpose, drawn as a stub in each step.
+    (w,) = [n for n in g.nodes.values() if n.args.endswith("of weight_hh") and n.stub_of is None]
     stubs = [n for n in g.nodes.values() if n.stub_of == w.id]
     assert [step_of(n.scope)[-1] for n in stubs] == [f"t={t}" for t in range(4)]
     assert w.note == "shared by 4 steps" and not g.consumers()[w.id]  # no edges across the picture
     assert all(g.consumers()[s.id] for s in stubs)
+    (leaf,) = [n for n in g.nodes.values() if n.name == "weight_hh"]
     weight_hh = dict(tg.nn.LSTM(3, 4, rng=np.random.default_rng(0)).named_parameters())["weight_hh_l0"]
-    assert w.grad.norm > 0 and w.shape == weight_hh.shape  # the leaf keeps the total gradient
+    assert leaf.grad.norm > 0 and leaf.shape == weight_hh.shape  # the leaf keeps the total gradient
+    assert [e.dst for e in g.edges if e.src == leaf.id] == [w.id]  # one edge: into its transpose
 
 
 def test_gathered_outputs_end_in_sinks():

@@ -573,9 +573,9 @@ def _apply(fn_cls: type[ops.Function], *inputs: Tensor, **kwargs) -> Tensor:
     fn = fn_cls()
     n = len(inputs)
     try:
-        if n == 2 and not kwargs:
+        if n == 2:
             a, b = inputs
-            out = fn.forward(a.data, b.data)
+            out = fn.forward(a.data, b.data, **kwargs) if kwargs else fn.forward(a.data, b.data)
         elif n == 1:
             a = inputs[0]
             out = fn.forward(a.data, **kwargs) if kwargs else fn.forward(a.data)

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import nn
 from ..nn.functional import mse_loss
-from ..tensor import Tensor, scope
+from ..tensor import Tensor, keep_values, scope
 
 LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU, "peephole": nn.PeepholeLSTM, "coupled": nn.CoupledLSTM}
 CELLS = {
@@ -38,8 +38,9 @@ def sequence_loss(kind: str, steps: int, layers: int = 1, seed: int = 0, backwar
     layer = LAYERS[kind](INPUT_SIZE, HIDDEN_SIZE, num_layers=layers, rng=rng)
     x = Tensor(rng.standard_normal((steps, 1, INPUT_SIZE)).astype(np.float32), requires_grad=True, name="x")
     target = Tensor(rng.standard_normal((1, HIDDEN_SIZE)).astype(np.float32), name="target")
-    output, _ = layer(x)
-    loss = mse_loss(output[-1], target)
+    with keep_values():  # so the drawing can label every tensor with its value
+        output, _ = layer(x)
+        loss = mse_loss(output[-1], target)
     loss.name = "loss"
     if backward:
         loss.backward(retain_grads=True)
@@ -68,7 +69,7 @@ def unrolled_loss(
     ]
     target = Tensor(rng.standard_normal((1, HIDDEN_SIZE)).astype(np.float32), name="target")
     state = None
-    with scope(kind):
+    with scope(kind), keep_values():  # keep_values: so the drawing can label every tensor with its value
         for t, x in enumerate(xs):
             with scope(f"t={t}"):
                 state = cell(x, state)

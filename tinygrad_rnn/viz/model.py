@@ -151,10 +151,10 @@ class Graph:
         """The traced op-level graph this one was made from (itself, for the trace)."""
         return self.origin or self
 
-    def id_of(self, t: Tensor) -> str:
-        """The traced node id of a tensor in this graph (KeyError if the tensor is not in it)."""
+    def id_of(self, t) -> str:
+        """The traced node id of a tensor, or of a graph node (a Function), in this graph (KeyError if absent)."""
         try:
-            return self._ids[t]
+            return self._ids[_item(t) if isinstance(t, Tensor) else t]
         except KeyError:
             raise KeyError(f"tensor {t.name or t.shape!r} is not part of the drawn graph") from None
 
@@ -215,118 +215,135 @@ class Graph:
         return merge(root)
 
 
+def _item(t: Tensor):
+    """What stands for a tensor in the engine's graph: the Function that made it, or the leaf itself."""
+    return t if t._ctx is None else t._ctx
+
+
+def _parents(item) -> tuple:
+    """The graph items an item was computed from (a leaf tensor has none)."""
+    return () if item.is_leaf_node else item.parents
+
+
 def trace(*tensors: Tensor) -> Graph:
     """The op-level model of everything the given tensors were computed from.
 
+    The engine's graph is made of Functions (one per op, standing for the tensor it made) and the
+    leaf tensors they read; a Function records its output's name, scope, shape and dtype, its
+    gradient after backward(retain_grads=True), and its value only inside `tg.keep_values()`
+    (otherwise intermediate values are labelled for the tensors drawn, and for leaves).
     Nodes come in forward order (each after its inputs, see `_forward_order`), which is also the
     order the DOT text lists them in: the same graph built twice gives the same model. A leaf that
-    came from `.detach()` gets a "cut" edge from the tensor it was cut from, when that tensor is
-    still alive.
+    came from `.detach()` gets a "cut" edge from the node it was cut from, while that node is alive.
     """
     if not tensors:
         raise ValueError("trace: give at least one tensor to draw")
     for k, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"trace: argument {k} is a {type(t).__name__}, not a Tensor")
-    order = _forward_order(tensors)
-    ids = {t: f"n{k}" for k, t in enumerate(order)}
+    values = {_item(t): t.data for t in tensors}  # the drawn tensors' own values are at hand
+    order = _forward_order(tuple(_item(t) for t in tensors))
+    ids = {item: f"n{k}" for k, item in enumerate(order)}
     nodes: dict[str, Node] = {}
     edges: list[Edge] = []
     used_in: dict[Tensor, list[tuple[str, ...]]] = {}  # leaf -> the scopes of its consumers
-    for t in order:
-        if t._ctx is not None:
-            for k, p in enumerate(t._ctx.parents):
-                edges.append(Edge(ids[p], ids[t], arg=k))
-                if p._ctx is None:
-                    used_in.setdefault(p, []).append(t.scope)
-    scopes: dict[Tensor, tuple[str, ...]] = {}
-    for t in order:
-        nid = ids[t]
-        if t._ctx is not None:
-            kind, op, args, scope = "op", t._ctx.name, t._ctx.describe(), t.scope
+    for item in order:
+        for k, p in enumerate(_parents(item)):
+            edges.append(Edge(ids[p], ids[item], arg=k))
+            if p.is_leaf_node:
+                used_in.setdefault(p, []).append(item.scope)
+    scopes: dict = {}
+    for item in order:
+        nid = ids[item]
+        if not item.is_leaf_node:
+            kind, op, args, scope = "op", item.name, item.describe(), item.scope
             if op == "reshape" and step_of(scope) is None:
-                scope = step_of(scopes[t._ctx.parents[0]]) or scope
-            scopes[t] = scope
+                scope = step_of(scopes[item.parents[0]]) or scope
+            scopes[item] = scope
+            name, value, requires_grad = item.label, values.get(item, item.value), True
+            source = item.parents[0]
+            if op == "transpose" and source.is_leaf_node and source.name:
+                args = f"{args} of {source.name}".strip()  # a layer transposes each weight once, for all steps
         else:
-            kind = "param" if isinstance(t, Parameter) else "input" if t.requires_grad else "const"
+            kind = "param" if isinstance(item, Parameter) else "input" if item.requires_grad else "const"
             op, args = "", ""
-            scope = common_prefix(used_in[t]) if t in used_in else t.scope
+            scope = common_prefix(used_in[item]) if item in used_in else item.scope
+            name, value, requires_grad = item.name, item.data, item.requires_grad
         nodes[nid] = Node(
             id=nid,
             kind=kind,
             scope=scope,
-            name=t.name,
+            name=name,
             op=op,
             args=args,
-            shape=tuple(t.shape),
-            dtype=str(t.dtype),
-            value=Summary.of(t.data),
-            grad=Summary.of(t.grad),
-            requires_grad=t.requires_grad,
+            shape=tuple(item.shape),
+            dtype=str(item.dtype),
+            value=Summary.of(value),
+            grad=Summary.of(item.grad),
+            requires_grad=requires_grad,
             members=(nid,),
         )
-    for t in order:
-        source = detached_source(t) if t._ctx is None else None
+    for item in order:
+        source = detached_source(item) if item.is_leaf_node else None
         if source is None:
             continue
         if source in ids:
-            edges.append(Edge(ids[source], ids[t], kind="cut"))
-        else:  # the tensor it was cut from lives in a graph we are not drawing (the previous chunk)
-            ghost = f"{ids[t]}_cut"
+            edges.append(Edge(ids[source], ids[item], kind="cut"))
+        else:  # the node it was cut from lives in a graph we are not drawing (the previous chunk)
+            ghost = f"{ids[item]}_cut"
             nodes[ghost] = Node(
                 id=ghost,
                 kind="cut",
-                scope=nodes[ids[t]].scope,
-                name=source.name,
+                scope=nodes[ids[item]].scope,
+                name=source.label,
                 shape=tuple(source.shape),
                 dtype=str(source.dtype),
-                value=Summary.of(source.data),
+                value=Summary.of(source.value),
                 members=(ghost,),
                 note="in the previous chunk",
             )
-            edges.append(Edge(ghost, ids[t], kind="cut"))
-    g = Graph(nodes, edges, roots=tuple(ids[t] for t in tensors))
-    for t, nid in ids.items():
-        g._ids[t] = nid
+            edges.append(Edge(ghost, ids[item], kind="cut"))
+    g = Graph(nodes, edges, roots=tuple(ids[_item(t)] for t in tensors))
+    for item, nid in ids.items():
+        g._ids[item] = nid
     return g
 
 
-def _forward_order(roots: tuple[Tensor, ...]) -> list[Tensor]:
-    """Every tensor the roots depend on, each after its inputs, close to the order they were made.
+def _forward_order(roots: tuple) -> list:
+    """Every graph item the roots depend on, each after its inputs, close to the order they were made.
 
     The reverse of backward's order (Kahn's algorithm from the roots, as in `backward_order`), so
     step 0 comes before step 1 and layer 0 before layer 1; each leaf just before its first use.
     """
-    pending: dict[Tensor, int] = {}  # op tensor -> how many edges from consumers still to walk
+    pending: dict = {}  # item -> how many edges from consumers still to walk
     stack = list(roots)
     seen = set(roots)
     while stack:
-        t = stack.pop()
-        for p in t._ctx.parents if t._ctx is not None else ():
+        for p in _parents(stack.pop()):
             pending[p] = pending.get(p, 0) + 1
             if p not in seen:
                 seen.add(p)
                 stack.append(p)
-    ready = [t for t in roots if t not in pending]
-    backwards: list[Tensor] = []
+    ready = [r for r in roots if r not in pending]
+    backwards: list = []
     while ready:
-        t = ready.pop()
-        backwards.append(t)
-        for p in t._ctx.parents if t._ctx is not None else ():
+        item = ready.pop()
+        backwards.append(item)
+        for p in _parents(item):
             pending[p] -= 1
             if pending[p] == 0:
                 ready.append(p)
-    order: list[Tensor] = []
-    placed: set[Tensor] = set()
-    for t in reversed(backwards):
-        if t._ctx is None:
+    order: list = []
+    placed: set = set()
+    for item in reversed(backwards):
+        if item.is_leaf_node:
             continue
-        for p in t._ctx.parents:
-            if p._ctx is None and p not in placed:
+        for p in item.parents:
+            if p.is_leaf_node and p not in placed:
                 placed.add(p)
                 order.append(p)
-        order.append(t)
-    order += [t for t in roots if t._ctx is None and t not in placed]  # a leaf drawn on its own
+        order.append(item)
+    order += [r for r in roots if r.is_leaf_node and r not in placed]  # a leaf drawn on its own
     return order
 
 

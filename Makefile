@@ -1,5 +1,6 @@
 # make test  - create .venv, install the package with its test extras and Graphviz's dot, run the tests
-# make demo  - the same set-up, then run the main demo
+# make demo  - the same set-up, then run the main demo (the long-term dependency experiment) and draw the figures
+# make docs  - regenerate every figure and measured result in docs/ (the long runs: about half an hour)
 # Both work from a fresh clone. Set PYTHON to choose the interpreter that makes the venv.
 
 PYTHON ?= python3
@@ -7,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint bench figures dot venv clean
+.PHONY: test demo docs lint bench figures dot venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +36,14 @@ test: $(STAMP) dot
 	exit $$rc
 
 demo: $(STAMP) dot
-	$(PY) demos/autograd_tour.py
+	$(PY) demos/long_term_dependency.py
+	@$(PY) -m tinygrad_rnn.viz.figures out/figures > /dev/null \
+		|| echo "(no figures: Graphviz's dot is missing; see the hint above)"
+	@echo ""
+	@echo "results: out/long_term_dependency/  (accuracy_vs_gap.png, results.csv, summary.md)"
+	@echo "figures: out/figures/               (the article's figures, drawn from real graphs)"
+	@echo "next:    docs/index.md, and the other demos: .venv/bin/tinygrad-rnn demo"
+	@printf "result:  "; grep "^at gap" out/long_term_dependency/summary.md
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -48,6 +56,10 @@ bench: $(STAMP)
 # The article's figures, drawn from real graphs into docs/images/ (SVG; needs Graphviz's dot).
 figures: $(STAMP) dot
 	$(PY) -m tinygrad_rnn.viz.figures docs/images
+
+docs: figures
+	$(PY) demos/long_term_dependency.py --full --out docs/results/long_term_dependency
+	$(PY) demos/gradient_flow.py --out docs/results/gradient_flow
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

@@ -17,16 +17,21 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import time
 from pathlib import Path
 
-import graphviz
-import numpy as np
-from tqdm import tqdm
+# Tiny matrices: one BLAS thread is faster than two threads waiting for each other on a small
+# machine. Set OMP_NUM_THREADS yourself to override.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import tinygrad_rnn as tg
-import tinygrad_rnn.nn.functional as F
-from tinygrad_rnn import nn
+import graphviz  # noqa: E402
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+import tinygrad_rnn as tg  # noqa: E402
+import tinygrad_rnn.nn.functional as F  # noqa: E402
+from tinygrad_rnn import nn  # noqa: E402
 
 # -- settings ---------------------------------------------------------------------------------------
 STEPS = 30  # sequence length T: the key is at t = 0, the question at t = T - 1

@@ -21,15 +21,20 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import time
 from pathlib import Path
 
-import numpy as np
-from tqdm import tqdm
+# Tiny matrices: one BLAS thread is faster than two threads waiting for each other on a small
+# machine. Set OMP_NUM_THREADS yourself to override.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import tinygrad_rnn as tg
-import tinygrad_rnn.nn.functional as F
-from tinygrad_rnn import nn
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+import tinygrad_rnn as tg  # noqa: E402
+import tinygrad_rnn.nn.functional as F  # noqa: E402
+from tinygrad_rnn import nn  # noqa: E402
 
 # -- settings ---------------------------------------------------------------------------------------
 COUNTRIES = {
@@ -190,7 +195,8 @@ def main() -> None:
     longest = gaps[-1]
     best = max(cells, key=lambda c: np.mean(results[c][longest]))
     headline = (
-        f"at gap {longest}: " + ", ".join(f"{c.upper()} {np.mean(results[c][longest]):.2f}" for c in cells)
+        f"at gap {longest}: "
+        + ", ".join(f"{c.upper()} {np.mean(results[c][longest]):.2f}" for c in cells)
         + f" (chance {CHANCE:.2f}); best: {best.upper()}"
     )
 

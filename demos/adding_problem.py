@@ -45,6 +45,7 @@ from tqdm import tqdm  # noqa: E402
 import tinygrad_rnn as tg  # noqa: E402
 import tinygrad_rnn.nn.functional as F  # noqa: E402
 from tinygrad_rnn import nn  # noqa: E402
+from tinygrad_rnn.data import ADDING_BASELINE, adding_batch  # noqa: E402
 
 # -- settings ---------------------------------------------------------------------------------------
 HIDDEN, BATCH, LR, CLIP = 32, 64, 0.01, 1.0
@@ -57,20 +58,7 @@ MODES = {  # sequence lengths, seeds, the budget of updates per run
     "smoke": dict(lengths=(6, 12), seeds=1, updates=4),
 }
 OUT = Path("out/adding_problem")
-BASELINE = 1 / 6  # MSE of always answering 1: Var(u1 + u2) for independent u1, u2 ~ U(0, 1)
-
-
-def adding_batch(rng: np.random.Generator, n: int, length: int) -> tuple[np.ndarray, np.ndarray]:
-    """n sequences of `length` (value, marker) pairs: inputs (n, length, 2) and targets (n,), float32."""
-    values = rng.uniform(0.0, 1.0, size=(n, length)).astype(np.float32)
-    half = length // 2
-    first = rng.integers(0, half, size=n)  # one marker somewhere in the first half ...
-    second = rng.integers(half, length, size=n)  # ... and one in the second half
-    markers = np.zeros((n, length), dtype=np.float32)
-    markers[np.arange(n), first] = 1.0
-    markers[np.arange(n), second] = 1.0
-    targets = values[np.arange(n), first] + values[np.arange(n), second]
-    return np.stack([values, markers], axis=-1), targets
+BASELINE = ADDING_BASELINE  # MSE of always answering 1: Var(u1 + u2) = 1/6 for independent u1, u2 ~ U(0, 1)
 
 
 class Adder(nn.Module):

@@ -34,12 +34,9 @@ Run:  python demos/char_lstm.py                 (quick: about two minutes on 2 c
 from __future__ import annotations
 
 import argparse
-import ast
 import csv
 import os
-import sysconfig
 import time
-import tokenize
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +52,7 @@ from tqdm import tqdm  # noqa: E402
 import tinygrad_rnn as tg  # noqa: E402
 import tinygrad_rnn.nn.functional as F  # noqa: E402
 from tinygrad_rnn import nn  # noqa: E402
+from tinygrad_rnn.data import stdlib_docstrings  # noqa: E402
 
 # -- settings ---------------------------------------------------------------------------------------
 # Everything that changes the weights is a setting here, is saved in the checkpoint, and is taken from
@@ -85,52 +83,10 @@ MODES = {
 VAL_CHARS = 20_000  # the end of the text is held out (at most this much, at most a tenth) to measure the loss on
 VAL_STREAMS = 50  # the held-out text is read as (up to) 50 streams side by side, each from a zero state
 PRIME, SAMPLE_LEN, TEMPERATURE = "Return the", 200, 0.8  # samples start from PRIME
-SKIP_DIRS = {"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__"}
 OUT = Path("out/char_lstm")
 
 
-# -- the corpus -------------------------------------------------------------------------------------
-def python_files(root: Path) -> list[Path]:
-    """The .py files under `root` in a fixed order (directories walked top-down, names sorted), tests skipped."""
-    files = []
-    for directory, subdirs, names in os.walk(root):
-        subdirs[:] = sorted(d for d in subdirs if d not in SKIP_DIRS)  # in place: os.walk only enters these
-        files += [Path(directory, name) for name in sorted(names) if name.endswith(".py")]
-    return files
-
-
-def stdlib_docstrings(max_chars: int) -> str:
-    """The docstrings of the standard library's modules, classes and functions: the first `max_chars` characters.
-
-    The .py files of the standard library (`sysconfig`'s "stdlib" directory, test packages skipped) are
-    read in `python_files` order and parsed with `ast`, so no module is imported or run. Each file gives
-    its docstrings in `ast.walk` order (module, then classes and functions, outer before inner), each
-    cleaned by `ast.get_docstring` (common indentation removed), tabs expanded, and kept to printable
-    ASCII and newlines (a few docstrings hold other characters; dropping them keeps the vocabulary
-    small). Docstrings are joined by a blank line and the text is cut at `max_chars`. Nothing depends
-    on time, hashing or the file system's order: the same Python installation always gives the same
-    text, and a smaller cap gives a prefix of a larger one.
-    """
-    root = Path(sysconfig.get_paths()["stdlib"])
-    docs, size = [], 0
-    for path in python_files(root):
-        try:
-            with tokenize.open(path) as f:  # honours the file's coding declaration
-                tree = ast.parse(f.read())
-        except (SyntaxError, UnicodeDecodeError, ValueError):
-            continue  # a few files are templates or deliberately broken
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-                doc = ast.get_docstring(node)
-                doc = "".join(ch for ch in (doc or "").expandtabs(4) if ch == "\n" or " " <= ch <= "~").strip()
-                if doc:
-                    docs.append(doc)
-                    size += len(doc) + 2
-                    if size >= max_chars:
-                        return "\n\n".join(docs)[:max_chars]
-    return "\n\n".join(docs)
-
-
+# -- the corpus (tinygrad_rnn/data.py collects it) ----------------------------------------------
 def load_text(source: str, max_chars: int) -> str:
     """The training text: the stdlib docstrings (source "stdlib") or a file's contents, at most max_chars of it."""
     if source == "stdlib":

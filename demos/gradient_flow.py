@@ -32,6 +32,7 @@ from tqdm import tqdm  # noqa: E402
 import tinygrad_rnn as tg  # noqa: E402
 import tinygrad_rnn.nn.functional as F  # noqa: E402
 from tinygrad_rnn import nn  # noqa: E402
+from tinygrad_rnn.data import recall_batch  # noqa: E402
 
 # -- settings ---------------------------------------------------------------------------------------
 STEPS = 30  # sequence length T: the key is at t = 0, the question at t = T - 1
@@ -43,12 +44,9 @@ CELLS = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
 OUT = Path("out/gradient_flow")
 
 
-def recall_batch(rng: np.random.Generator, n: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """One-hot sequences (steps, n, KEYS + FILLERS) starting with a key, and the keys (n,)."""
-    tokens = rng.integers(KEYS, KEYS + FILLERS, size=(steps, n))
-    keys = rng.integers(0, KEYS, size=n)
-    tokens[0] = keys
-    return np.eye(KEYS + FILLERS, dtype=np.float32)[tokens], keys
+def task(rng: np.random.Generator, n: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """The recall task (tinygrad_rnn/data.py), time-major: x (steps, n, KEYS + FILLERS) and the keys (n,)."""
+    return recall_batch(rng, n, steps, KEYS, FILLERS, batch_first=False)
 
 
 class Model(nn.Module):
@@ -89,21 +87,21 @@ def gradient_norms(model: Model, x: np.ndarray, keys: np.ndarray) -> tuple[list[
 def train(model: Model, rng: np.random.Generator, updates: int, quiet: bool) -> float:
     opt = tg.optim.Adam(model.parameters(), lr=LR)
     for _ in tqdm(range(updates), desc=f"training {model.kind}", leave=False, disable=quiet):
-        x, keys = recall_batch(rng, BATCH, STEPS)
+        x, keys = task(rng, BATCH, STEPS)
         logits, _, _ = model(x)
         loss = F.cross_entropy(logits, keys)
         opt.zero_grad()
         loss.backward()
         nn.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-    x, keys = recall_batch(np.random.default_rng(999), 512, STEPS)
+    x, keys = task(np.random.default_rng(999), 512, STEPS)
     with tg.no_grad():
         return float((model(x)[0].data.argmax(-1) == keys).mean())
 
 
 def draw(model: Model, out: Path) -> Path | None:
     """The unrolled graph of a short sequence at cell level, coloured by the gradient each step receives."""
-    x, keys = recall_batch(np.random.default_rng(1), 1, DRAW_STEPS)
+    x, keys = task(np.random.default_rng(1), 1, DRAW_STEPS)
     with tg.scope(model.kind), tg.keep_values():
         logits, _, _ = model(x)
         loss = F.cross_entropy(logits, keys)
@@ -170,7 +168,7 @@ def main() -> None:
     for kind in CELLS:
         tg.manual_seed(args.seed)
         model = Model(kind)
-        probe = recall_batch(np.random.default_rng(7), BATCH, STEPS)
+        probe = task(np.random.default_rng(7), BATCH, STEPS)
         init_h, init_c = gradient_norms(model, *probe)
         accuracy = train(model, np.random.default_rng(args.seed), updates, quiet=args.smoke)
         trained_h, trained_c = gradient_norms(model, *probe)

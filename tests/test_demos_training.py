@@ -115,34 +115,3 @@ def test_rng_state_round_trips_through_arrays(char_lstm):
     copy = char_lstm.array_rng(char_lstm.rng_array(rng))
     assert copy.bit_generator.state == rng.bit_generator.state
     np.testing.assert_array_equal(copy.random(10), rng.random(10))
-
-
-def test_stdlib_corpus_is_deterministic_and_capped(char_lstm):
-    text = char_lstm.stdlib_docstrings(20_000)
-    assert len(text) == 20_000
-    assert text == char_lstm.stdlib_docstrings(20_000)
-    assert char_lstm.stdlib_docstrings(5_000) == text[:5_000]  # a smaller cap cuts the same text
-    assert set(text) <= {"\n"} | {chr(k) for k in range(32, 127)}
-    assert len(set(text)) > 60 and text.count("\n\n") > 20  # real prose, many docstrings
-
-
-def test_adding_problem_targets(adding):
-    x, y = adding.adding_batch(np.random.default_rng(0), 500, 20)
-    assert x.shape == (500, 20, 2) and y.shape == (500,) and x.dtype == y.dtype == np.float32
-    values, markers = x[..., 0], x[..., 1]
-    assert ((values >= 0) & (values <= 1)).all()
-    assert set(np.unique(markers)) == {0.0, 1.0}
-    assert (markers[:, :10].sum(axis=1) == 1).all() and (markers[:, 10:].sum(axis=1) == 1).all()
-    np.testing.assert_allclose(y, (values * markers).sum(axis=1), rtol=1e-6)
-    # The baseline the demo draws: always answering 1 has MSE Var(u1 + u2) = 1/12 + 1/12 = 1/6.
-    assert adding.BASELINE == pytest.approx(1 / 6)
-    _, many = adding.adding_batch(np.random.default_rng(1), 200_000, 4)
-    assert np.mean((many - 1.0) ** 2) == pytest.approx(1 / 6, rel=0.01)
-
-
-def test_adding_problem_odd_and_shortest_lengths(adding):
-    for length in (2, 3, 7):
-        x, y = adding.adding_batch(np.random.default_rng(length), 100, length)
-        half = length // 2
-        assert (x[:, :half, 1].sum(axis=1) == 1).all() and (x[:, half:, 1].sum(axis=1) == 1).all()
-        np.testing.assert_allclose(y, (x[..., 0] * x[..., 1]).sum(axis=1), rtol=1e-6)

@@ -11,17 +11,14 @@ import numpy as np
 
 import tinygrad_rnn as tg
 import tinygrad_rnn.nn.functional as F
-from tinygrad_rnn import nn
+from tinygrad_rnn import data, nn
 
 KEYS, FILLERS, GAP, HIDDEN, BATCH = 4, 4, 20, 32, 32
 
 
 def recall_batch(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     """One-hot sequences (n, GAP + 1, KEYS + FILLERS) and their keys (n,)."""
-    tokens = rng.integers(KEYS, KEYS + FILLERS, size=(n, GAP + 1))
-    keys = rng.integers(0, KEYS, size=n)
-    tokens[:, 0] = keys
-    return np.eye(KEYS + FILLERS, dtype=np.float32)[tokens], keys
+    return data.recall_batch(rng, n, GAP + 1, KEYS, FILLERS)
 
 
 class Recall(nn.Module):

@@ -36,6 +36,7 @@ __all__ = [
     "apply",
     "cat",
     "current_scope",
+    "data",
     "detect_anomaly",
     "enable_grad",
     "gradcheck",

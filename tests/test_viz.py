@@ -370,3 +370,25 @@ def test_bad_arguments():
         viz.trace()
     with pytest.raises(TypeError, match="not a Tensor"):
         viz.trace(np.ones(3))
+
+
+def test_cut_is_drawn_after_the_previous_chunk_is_freed():
+    """The usual truncated-BPTT loop drops the previous chunk's graph; the cut is still drawn, named."""
+    import gc
+
+    h0, h1 = detached_pair()
+    del h0
+    gc.collect()
+    g = viz.view(h1)
+    (cut,) = [e for e in g.edges if e.kind == "cut"]
+    assert g.nodes[cut.src].kind == "cut" and g.nodes[cut.src].name == "h"
+
+
+def test_layer_state_detached_between_chunks_is_drawn_as_a_cut():
+    lstm = tg.nn.LSTM(3, 4, rng=np.random.default_rng(0))
+    x = tg.Tensor(np.random.default_rng(1).standard_normal((2, 1, 3)).astype(np.float32))
+    _, state = lstm(x)
+    state = tg.nn.detach_state(state)  # the previous chunk's graph is dropped here
+    output, _ = lstm(x, state)
+    cuts = [e for e in viz.view(output.sum()).edges if e.kind == "cut"]
+    assert len(cuts) == 2  # h_0 and c_0 of the second chunk

@@ -21,8 +21,9 @@ _grad_enabled = True
 _anomaly = False
 _keep_values = False
 _scope: tuple[str, ...] = ()
-# detached tensor -> weak reference to the graph node (Function) it was cut from. Only the renderer
-# reads it (to draw truncated BPTT as a visible cut); weak, so a detach never keeps the old graph alive.
+# detached tensor -> (weak reference to the graph node it was cut from, that node's label). Only the
+# renderer reads it, to draw truncated BPTT as a visible cut; weak, so a detach never keeps the old
+# graph alive (the label still names the cut once the previous chunk's graph is gone).
 _detached_from: WeakKeyDictionary = WeakKeyDictionary()
 
 _FLOAT_KINDS = "f"
@@ -252,7 +253,7 @@ class Tensor:
         t = Tensor._make(self.data)
         t.name = self.name
         if self._ctx is not None:
-            _detached_from[t] = ref(self._ctx)
+            _detached_from[t] = (ref(self._ctx), self._ctx.label)
         return t
 
     def astype(self, dtype) -> Tensor:
@@ -699,8 +700,29 @@ def topological_order(root: Tensor) -> list[ops.Function]:
 
 def detached_source(t: Tensor) -> ops.Function | None:
     """The graph node `t` was cut from, if `t` came from `.detach()` and that node is still alive."""
-    r = _detached_from.get(t)
-    return None if r is None else r()
+    cut = _detached_from.get(t)
+    return None if cut is None else cut[0]()
+
+
+def carry_cut(source: Tensor, view: Tensor) -> Tensor:
+    """Mark `view`, a slice of `source` taken without a graph, as detached too if `source` was.
+
+    A layer slices its initial state per layer (hx[k]); when hx came from `.detach()`, the slice
+    should still be drawn as the cut it is.
+    """
+    cut = _detached_from.get(source)
+    if cut is not None:
+        _detached_from[view] = cut
+    return view
+
+
+def was_detached(t: Tensor) -> tuple[bool, str | None]:
+    """Whether `t` came from `.detach()` of a tensor made by an op, and that tensor's name (if any).
+
+    True even after the graph it was cut from has been freed (the usual truncated-BPTT loop).
+    """
+    cut = _detached_from.get(t)
+    return (False, None) if cut is None else (True, cut[1])
 
 
 def apply(fn_cls: type[ops.Function], *inputs: Tensor, **kwargs) -> Tensor:

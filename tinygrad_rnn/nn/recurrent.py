@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from ..tensor import OpError, Tensor, scope, stack, zeros
+from ..tensor import OpError, Tensor, carry_cut, scope, stack, zeros
 from . import init
 from .module import Module, Parameter
 
@@ -315,7 +315,7 @@ class _RecurrentLayer(Module):
             if part is not None and part.shape != expected:
                 raise OpError(f"{type(self).__name__}: {name} has shape {part.shape}, expected {expected}")
         parts = [zeros(expected, dtype=dtype) if part is None else part for part in parts]
-        states = [tuple(part[k] for part in parts) for k in range(self.num_layers)]
+        states = [tuple(carry_cut(part, part[k]) for part in parts) for k in range(self.num_layers)]
         return states if self.has_cell_state else [state[0] for state in states]
 
     def forward(self, input: Tensor, hx=None):

@@ -22,7 +22,7 @@ from weakref import WeakKeyDictionary
 import numpy as np
 
 from ..nn.module import Parameter
-from ..tensor import Tensor, detached_source
+from ..tensor import Tensor, detached_source, was_detached
 
 STEP_PREFIX = "t="
 TINY = 4  # tensors with at most this many elements show their values in labels
@@ -284,21 +284,22 @@ def trace(*tensors: Tensor) -> Graph:
             members=(nid,),
         )
     for item in order:
-        source = detached_source(item) if item.is_leaf_node else None
-        if source is None:
+        cut, label = was_detached(item) if item.is_leaf_node else (False, None)
+        if not cut:
             continue
-        if source in ids:
+        source = detached_source(item)
+        if source is not None and source in ids:
             edges.append(Edge(ids[source], ids[item], kind="cut"))
-        else:  # the node it was cut from lives in a graph we are not drawing (the previous chunk)
+        else:  # cut from a graph we are not drawing (the previous chunk), alive or already freed
             ghost = f"{ids[item]}_cut"
             nodes[ghost] = Node(
                 id=ghost,
                 kind="cut",
                 scope=nodes[ids[item]].scope,
-                name=source.label,
-                shape=tuple(source.shape),
-                dtype=str(source.dtype),
-                value=Summary.of(source.value),
+                name=label,
+                shape=tuple(item.shape),
+                dtype=str(item.dtype),
+                value=Summary.of(source.value if source is not None else None),
                 members=(ghost,),
                 note="in the previous chunk",
             )

@@ -1,6 +1,6 @@
 """tinygrad_rnn: a small reverse-mode autograd engine on numpy, for learning how RNNs and LSTMs work."""
 
-from . import nn, ops, optim, viz
+from . import data, nn, ops, optim, viz
 from .gradcheck import GradcheckError, gradcheck
 from .nn.init import manual_seed
 from .ops import Function

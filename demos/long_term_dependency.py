@@ -12,7 +12,7 @@ we report the held-out accuracy, mean ± std over seeds, against the chance leve
 
 Writes out/long_term_dependency/{accuracy_vs_gap.png, results.csv, summary.md}.
 
-Run:  python demos/long_term_dependency.py            (quick: about two minutes on 2 cores)
+Run:  python demos/long_term_dependency.py            (quick: about a minute on 2 cores)
       python demos/long_term_dependency.py --full     (the figures of docs/long-term-dependencies.md)
       python demos/long_term_dependency.py --smoke    (seconds: checks that everything runs)
 """
@@ -59,7 +59,7 @@ EVAL_EVERY, EVAL_SIZE, STOP_AT = 25, 512, 0.99  # stop a run early once held-out
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 MORE_CELLS = {"peephole": nn.PeepholeLSTM, "coupled": nn.CoupledLSTM}
 MODES = {  # gaps, seeds, the budget of updates per run
-    "quick": dict(gaps=(1, 5, 10, 20, 40), seeds=3, updates=300),
+    "quick": dict(gaps=(1, 5, 10, 20, 50), seeds=3, updates=600),
     "full": dict(gaps=(1, 5, 10, 20, 50, 100), seeds=3, updates=600),
     "smoke": dict(gaps=(1, 4), seeds=2, updates=4),
 }

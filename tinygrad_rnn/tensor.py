@@ -359,31 +359,31 @@ class Tensor:
         return Tensor._make(_as_array(other, self.data.dtype))
 
     def __add__(self, other) -> Tensor:
-        return _apply(ops.Add, self, other if isinstance(other, Tensor) else self._other(other))
+        return _binary(ops.Add, self, other if isinstance(other, Tensor) else self._other(other))
 
     def __radd__(self, other) -> Tensor:
-        return _apply(ops.Add, self._other(other), self)
+        return _binary(ops.Add, self._other(other), self)
 
     def __sub__(self, other) -> Tensor:
-        return _apply(ops.Add, self, _apply(ops.Neg, self._other(other)))
+        return _binary(ops.Add, self, _unary(ops.Neg, self._other(other)))
 
     def __rsub__(self, other) -> Tensor:
-        return _apply(ops.Add, self._other(other), _apply(ops.Neg, self))
+        return _binary(ops.Add, self._other(other), _unary(ops.Neg, self))
 
     def __mul__(self, other) -> Tensor:
-        return _apply(ops.Mul, self, other if isinstance(other, Tensor) else self._other(other))
+        return _binary(ops.Mul, self, other if isinstance(other, Tensor) else self._other(other))
 
     def __rmul__(self, other) -> Tensor:
-        return _apply(ops.Mul, self._other(other), self)
+        return _binary(ops.Mul, self._other(other), self)
 
     def __truediv__(self, other) -> Tensor:
-        return _apply(ops.Div, self, self._other(other))
+        return _binary(ops.Div, self, self._other(other))
 
     def __rtruediv__(self, other) -> Tensor:
-        return _apply(ops.Div, self._other(other), self)
+        return _binary(ops.Div, self._other(other), self)
 
     def __neg__(self) -> Tensor:
-        return _apply(ops.Neg, self)
+        return _unary(ops.Neg, self)
 
     def __pow__(self, p) -> Tensor:
         if isinstance(p, Tensor) or not np.isscalar(p):
@@ -398,10 +398,10 @@ class Tensor:
         return (self * float(np.log(base))).exp()
 
     def __matmul__(self, other) -> Tensor:
-        return _apply(ops.MatMul, self, self._other(other))
+        return _binary(ops.MatMul, self, self._other(other))
 
     def __rmatmul__(self, other) -> Tensor:
-        return _apply(ops.MatMul, self._other(other), self)
+        return _binary(ops.MatMul, self._other(other), self)
 
     def __getitem__(self, idx) -> Tensor:
         return _apply(ops.GetItem, self, idx=_index_arrays(idx))
@@ -427,19 +427,19 @@ class Tensor:
     # -- elementwise functions -------------------------------------------------------------------
 
     def exp(self) -> Tensor:
-        return _apply(ops.Exp, self)
+        return _unary(ops.Exp, self)
 
     def log(self) -> Tensor:
-        return _apply(ops.Log, self)
+        return _unary(ops.Log, self)
 
     def tanh(self) -> Tensor:
-        return _apply(ops.Tanh, self)
+        return _unary(ops.Tanh, self)
 
     def sigmoid(self) -> Tensor:
-        return _apply(ops.Sigmoid, self)
+        return _unary(ops.Sigmoid, self)
 
     def relu(self) -> Tensor:
-        return _apply(ops.Relu, self)
+        return _unary(ops.Relu, self)
 
     def sqrt(self) -> Tensor:
         return self**0.5
@@ -448,7 +448,7 @@ class Tensor:
 
     def sum(self, axis=None, keepdims: bool = False) -> Tensor:
         if axis is None and not keepdims:
-            return _apply(ops.Sum, self)
+            return _unary(ops.Sum, self)
         return _apply(ops.Sum, self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis=None, keepdims: bool = False) -> Tensor:
@@ -568,8 +568,9 @@ def _index_arrays(idx):
 def _apply(fn_cls: type[ops.Function], *inputs: Tensor, **kwargs) -> Tensor:
     """Run one primitive: forward on the arrays, and record a graph node if a gradient is needed.
 
-    This runs for every op, so ops of one and two inputs take a short path (no list building):
-    per-op overhead is what decides the speed of small recurrent models.
+    Per-op overhead decides the speed of small recurrent models, so the ops without options take
+    the same steps in `_unary` and `_binary` below, and here ops of one and two inputs take a
+    short path (no list building).
     """
     fn = fn_cls()
     n = len(inputs)
@@ -607,6 +608,49 @@ def _apply(fn_cls: type[ops.Function], *inputs: Tensor, **kwargs) -> Tensor:
             return Tensor._make(out)
         fn.needs_input_grad = needs
         fn.parents = tuple([t if t._ctx is None else t._ctx for t in inputs])
+    fn.scope, fn.shape, fn.dtype = _scope, out.shape, out.dtype
+    if _keep_values:
+        fn.value = out
+    t = _new_tensor(_OpTensor)
+    t.data, t._ctx = out, fn
+    return t
+
+
+def _unary(fn_cls: type[ops.Function], a: Tensor) -> Tensor:
+    """`_apply` for an op of one tensor and no options (tanh, sigmoid, exp, neg, ...): the same
+    steps without the argument handling. These are most of the ops of a recurrent step."""
+    fn = fn_cls()
+    try:
+        out = fn.forward(a.data)
+    except (ValueError, IndexError, TypeError) as err:
+        raise OpError(fn.explain_error((a.data,), err) + _scope_suffix(_scope)) from None
+    if _anomaly:
+        _check_finite(fn, (out,), "forward", _scope, (a,))
+    if not (_grad_enabled and a.requires_grad):
+        return Tensor._make(out)
+    fn.needs_input_grad = (True,)
+    fn.parents = (a if a._ctx is None else a._ctx,)
+    fn.scope, fn.shape, fn.dtype = _scope, out.shape, out.dtype
+    if _keep_values:
+        fn.value = out
+    t = _new_tensor(_OpTensor)
+    t.data, t._ctx = out, fn
+    return t
+
+
+def _binary(fn_cls: type[ops.Function], a: Tensor, b: Tensor) -> Tensor:
+    """`_unary`'s twin for an op of two tensors and no options (add, mul, div, matmul)."""
+    fn = fn_cls()
+    try:
+        out = fn.forward(a.data, b.data)
+    except (ValueError, IndexError, TypeError) as err:
+        raise OpError(fn.explain_error((a.data, b.data), err) + _scope_suffix(_scope)) from None
+    if _anomaly:
+        _check_finite(fn, (out,), "forward", _scope, (a, b))
+    if not (_grad_enabled and (a.requires_grad or b.requires_grad)):
+        return Tensor._make(out)
+    fn.needs_input_grad = (a.requires_grad, b.requires_grad)
+    fn.parents = (a if a._ctx is None else a._ctx, b if b._ctx is None else b._ctx)
     fn.scope, fn.shape, fn.dtype = _scope, out.shape, out.dtype
     if _keep_values:
         fn.value = out

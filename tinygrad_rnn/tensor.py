@@ -391,7 +391,7 @@ class Tensor:
                 f"pow: the exponent must be a number, got {type(p).__name__}; "
                 "for a tensor exponent write (b * a.log()).exp()"
             )
-        return _apply(ops.Pow, self, p=float(p))
+        return _unary(ops.Pow, self, float(p))
 
     def __rpow__(self, base) -> Tensor:
         """base ** x = exp(x * log(base)) for a positive number base."""
@@ -404,7 +404,7 @@ class Tensor:
         return _binary(ops.MatMul, self._other(other), self)
 
     def __getitem__(self, idx) -> Tensor:
-        return _apply(ops.GetItem, self, idx=_index_arrays(idx))
+        return _unary(ops.GetItem, self, _index_arrays(idx))
 
     def __setitem__(self, idx, value) -> None:
         raise TypeError(
@@ -449,7 +449,7 @@ class Tensor:
     def sum(self, axis=None, keepdims: bool = False) -> Tensor:
         if axis is None and not keepdims:
             return _unary(ops.Sum, self)
-        return _apply(ops.Sum, self, axis=axis, keepdims=keepdims)
+        return _unary(ops.Sum, self, axis, keepdims)
 
     def mean(self, axis=None, keepdims: bool = False) -> Tensor:
         axes = range(self.ndim) if axis is None else ((axis,) if isinstance(axis, int) else axis)
@@ -457,7 +457,7 @@ class Tensor:
         return self.sum(axis=axis, keepdims=keepdims) * (1.0 / max(count, 1))
 
     def max(self, axis=None, keepdims: bool = False) -> Tensor:
-        return _apply(ops.Max, self, axis=axis, keepdims=keepdims)
+        return _unary(ops.Max, self, axis, keepdims)
 
     def min(self, axis=None, keepdims: bool = False) -> Tensor:
         return -((-self).max(axis=axis, keepdims=keepdims))
@@ -476,7 +476,7 @@ class Tensor:
 
     def reshape(self, *shape) -> Tensor:
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return _apply(ops.Reshape, self, shape=tuple(shape))
+        return _unary(ops.Reshape, self, tuple(shape))
 
     def transpose(self, *axes) -> Tensor:
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
@@ -484,7 +484,7 @@ class Tensor:
             raise OpError(
                 f"transpose: axes {tuple(axes)} are not a permutation of the {self.ndim} axes of {self.shape}"
             )
-        return _apply(ops.Transpose, self, axes=tuple(int(a) % self.ndim for a in axes) if axes else None)
+        return _unary(ops.Transpose, self, tuple(int(a) % self.ndim for a in axes) if axes else None)
 
     @property
     def T(self) -> Tensor:
@@ -568,46 +568,26 @@ def _index_arrays(idx):
 def _apply(fn_cls: type[ops.Function], *inputs: Tensor, **kwargs) -> Tensor:
     """Run one primitive: forward on the arrays, and record a graph node if a gradient is needed.
 
-    Per-op overhead decides the speed of small recurrent models, so the ops without options take
-    the same steps in `_unary` and `_binary` below, and here ops of one and two inputs take a
-    short path (no list building).
+    This is the general path (any number of inputs, options by keyword: cat, and Functions of
+    your own through `apply`). Per-op overhead decides the speed of small recurrent models, so the
+    built-in ops of one and two tensors take the same steps in `_unary` and `_binary` below,
+    without the argument handling.
     """
     fn = fn_cls()
-    n = len(inputs)
     try:
-        if n == 2:
-            a, b = inputs
-            out = fn.forward(a.data, b.data, **kwargs) if kwargs else fn.forward(a.data, b.data)
-        elif n == 1:
-            a = inputs[0]
-            out = fn.forward(a.data, **kwargs) if kwargs else fn.forward(a.data)
-        else:
-            out = fn.forward(*[t.data for t in inputs], **kwargs)
+        out = fn.forward(*[t.data for t in inputs], **kwargs)
     except (ValueError, IndexError, TypeError) as err:
         arrays = tuple(t.data for t in inputs)
         raise OpError(fn.explain_error(arrays, err) + _scope_suffix(_scope)) from None
     if _anomaly:
         _check_finite(fn, (out,), "forward", _scope, inputs)
-    if not _grad_enabled:
+    needs = tuple([t.requires_grad for t in inputs])
+    if not _grad_enabled or True not in needs:
         return Tensor._make(out)
+    fn.needs_input_grad = needs
     # The node links to the nodes that made its inputs (or to the inputs, if leaves), not to the
     # input tensors: an intermediate tensor nobody holds is freed right away.
-    if n == 2:
-        if not (a.requires_grad or b.requires_grad):
-            return Tensor._make(out)
-        fn.needs_input_grad = (a.requires_grad, b.requires_grad)
-        fn.parents = (a if a._ctx is None else a._ctx, b if b._ctx is None else b._ctx)
-    elif n == 1:
-        if not a.requires_grad:
-            return Tensor._make(out)
-        fn.needs_input_grad = (True,)
-        fn.parents = (a if a._ctx is None else a._ctx,)
-    else:
-        needs = tuple([t.requires_grad for t in inputs])
-        if True not in needs:
-            return Tensor._make(out)
-        fn.needs_input_grad = needs
-        fn.parents = tuple([t if t._ctx is None else t._ctx for t in inputs])
+    fn.parents = tuple([t if t._ctx is None else t._ctx for t in inputs])
     fn.scope, fn.shape, fn.dtype = _scope, out.shape, out.dtype
     if _keep_values:
         fn.value = out
@@ -616,12 +596,13 @@ def _apply(fn_cls: type[ops.Function], *inputs: Tensor, **kwargs) -> Tensor:
     return t
 
 
-def _unary(fn_cls: type[ops.Function], a: Tensor) -> Tensor:
-    """`_apply` for an op of one tensor and no options (tanh, sigmoid, exp, neg, ...): the same
-    steps without the argument handling. These are most of the ops of a recurrent step."""
+def _unary(fn_cls: type[ops.Function], a: Tensor, *args) -> Tensor:
+    """`_apply` for an op of one tensor, whose options (an index, an axis, a shape) are passed by
+    position: the same steps without the argument handling. With `_binary`, these are almost all
+    the ops of a recurrent step."""
     fn = fn_cls()
     try:
-        out = fn.forward(a.data)
+        out = fn.forward(a.data, *args) if args else fn.forward(a.data)
     except (ValueError, IndexError, TypeError) as err:
         raise OpError(fn.explain_error((a.data,), err) + _scope_suffix(_scope)) from None
     if _anomaly:

@@ -445,7 +445,10 @@ class IndexedGrad:
 
     def dense(self, dtype=None) -> np.ndarray:
         out = np.zeros(self.shape, dtype=dtype or self.dtype)
-        self.add_to(out)
+        if self.advanced:
+            np.add.at(out, self.idx, self.g)
+        else:
+            out[self.idx] = self.g  # into zeros: writing is adding, without reading first
         return out
 
 

@@ -508,3 +508,42 @@ def test_user_function_backward_is_checked(fn, message):
 def test_checked_user_function_keeps_its_name():
     y = tg.apply(_ReturnsTwo, leaf())
     assert y._ctx.name == "_returnstwo" and isinstance(y._ctx, _ReturnsTwo)
+
+
+# -- a shared weight's gradient, summed as one product (ops.MatmulGrad) --------------------------------
+
+
+@pytest.mark.parametrize("steps", [1, 2, 63, 64, 65, 150])  # around MatmulGrad.CHUNK, where pairs are multiplied out
+@pytest.mark.parametrize("transposed", [True, False], ids=["through W.T, a node", "W itself, a leaf"])
+def test_weight_shared_by_many_matmuls_gets_the_summed_gradient(steps, transposed):
+    rng = np.random.default_rng(steps)
+    w = tg.Tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    used = w.T if transposed else w  # W.T: one interior node used by every step, as a layer's weight_hh.T
+    xs = [tg.Tensor(rng.standard_normal((2, 3) if transposed else (2, 4))) for _ in range(steps)]
+    loss = sum(((x @ used) * float(k + 1)).sum() for k, x in enumerate(xs))
+    (w * 0.5).sum().backward()  # an earlier backward's gradient, which the factors must add to
+    loss.backward()
+    out = 4 if transposed else 3
+    expected = sum((k + 1) * x.data.T @ np.ones((2, out)) for k, x in enumerate(xs))
+    np.testing.assert_allclose(w.grad, (expected.T if transposed else expected) + 0.5, rtol=1e-12)
+
+
+def test_matmul_gradient_mixes_with_other_contributions():
+    """A node that gets factors from matmuls and plain arrays from other ops sums them all."""
+    rng = np.random.default_rng(0)
+    w = tg.Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    m = w * 1.0  # an interior node: its gradient buffer is the engine's
+    a, b = (tg.Tensor(rng.standard_normal((2, 3))) for _ in range(2))
+    loss = (a @ m).sum() + (m * m).sum() + (b @ m).sum() + (m * 3.0).sum()
+    assert tg.gradcheck(lambda w: ((a @ w).sum() + (w * w).sum() + (b @ w).sum() + (w * 3.0).sum()), [w])
+    loss.backward()
+    expected = a.data.T @ np.ones((2, 4)) + 2 * w.data + b.data.T @ np.ones((2, 4)) + 3.0
+    np.testing.assert_allclose(w.grad, expected, rtol=1e-12)
+
+
+def test_batch_one_matmul_gradient_is_an_outer_product():
+    rng = np.random.default_rng(1)
+    w = tg.Tensor(rng.standard_normal((5, 3)), requires_grad=True)
+    xs = [tg.Tensor(rng.standard_normal((1, 5))) for _ in range(3)]
+    sum((x @ w).sum() for x in xs).backward()
+    np.testing.assert_allclose(w.grad, sum(np.outer(x.data[0], np.ones(3)) for x in xs), rtol=1e-12)

@@ -14,7 +14,7 @@ from weakref import WeakKeyDictionary, ref
 import numpy as np
 
 from . import ops
-from .ops import IndexedGrad
+from .ops import IndexedGrad, MatmulGrad
 
 # Engine state. Plain module globals: one graph recorder per process, read on every op.
 _grad_enabled = True
@@ -157,6 +157,8 @@ def _check_finite(fn: ops.Function, arrays, where: str, scope_: tuple[str, ...],
     for a in arrays:
         if type(a) is IndexedGrad:
             a = a.g
+        elif type(a) is MatmulGrad:  # check its factors: the sum is made later
+            a = np.concatenate([x.ravel() for x in a.a + a.g] + ([a.acc.ravel()] if a.acc is not None else []))
         if a is not None and a.dtype.kind == "f" and not np.isfinite(a).all():
             names = ", ".join(_describe(t) for t in inputs)
             raise AnomalyError(f"{fn.name}: {where} produced nan or inf{_scope_suffix(scope_)}; inputs: {names}")
@@ -311,14 +313,15 @@ class Tensor:
         consumers = _count_consumers(root)
         grads: dict[ops.Function, np.ndarray | IndexedGrad] = {root: g}
         summed: set[ops.Function] = set()  # nodes whose entry in grads is a buffer this backward made
+        weight_factors: dict[Tensor, MatmulGrad] = {}  # leaves used as a matmul's right operand
         ready = [root]
         while ready:
             fn = ready.pop()
             # No entry only if every consumer's Function returned None for it: no gradient reaches
             # it, but it still runs (with None everywhere) so that its parents' counts go down.
             g = grads.pop(fn, None)
-            if type(g) is IndexedGrad:
-                g = g.dense()
+            if type(g) is IndexedGrad or type(g) is MatmulGrad:
+                g = g.dense()  # gradients kept lazily (a slice's, a shared weight's) become arrays
             parents = fn.parents
             parent_grads = fn.backward(g) if g is not None else (None,) * len(parents)
             if retain_grads and g is not None:
@@ -331,18 +334,23 @@ class Tensor:
             for p, pg in zip(parents, parent_grads):  # noqa: B905 (strict=True costs 0.1 us per node)
                 if p.is_leaf_node:  # a leaf tensor: nothing runs after it, so accumulate right away
                     if pg is not None and p.requires_grad:
-                        if p.grad is None:  # the leaf owns its grad: a copy (in g's memory layout)
+                        if type(pg) is MatmulGrad:  # a weight's factors: summed at the end, in one product
+                            if p in weight_factors:
+                                weight_factors[p].merge(pg)
+                            else:
+                                weight_factors[p] = pg
+                        elif p.grad is None:  # the leaf owns its grad: a copy (in g's memory layout)
                             same = type(pg) is np.ndarray and pg.dtype is p.data.dtype
                             p.grad = pg.copy(order="K") if same else _fresh_copy(pg, p.data.dtype)
                         else:
-                            _add_into(p.grad, pg)
+                            _add_into(p.grad, pg)  # a leaf's grad is always an array, so it stays p.grad
                     continue
                 if pg is not None:
                     prev = grads.get(p)
                     if prev is None:
                         grads[p] = pg  # an op's array, maybe handed to two inputs (a + a): never written to
                     elif p in summed:
-                        _add_into(prev, pg)
+                        grads[p] = _add_into(prev, pg)
                     else:  # a second contribution: the sum goes into a new buffer of our own
                         grads[p] = _sum(prev, pg, p.dtype)
                         summed.add(p)
@@ -350,6 +358,8 @@ class Tensor:
                 consumers[p] = n
                 if n == 0:
                     ready.append(p)
+        for p, factors in weight_factors.items():
+            p.grad = factors.dense(p.data.dtype) if p.grad is None else _add_into(p.grad, factors)
 
     # -- operators -------------------------------------------------------------------------------
 
@@ -640,31 +650,48 @@ def _binary(fn_cls: type[ops.Function], a: Tensor, b: Tensor) -> Tensor:
     return t
 
 
-def _fresh_copy(g: np.ndarray | IndexedGrad, dtype: np.dtype) -> np.ndarray:
+Grad = np.ndarray | IndexedGrad | MatmulGrad  # a gradient, maybe kept lazily (see ops.py)
+
+
+def _fresh_copy(g: Grad, dtype: np.dtype) -> np.ndarray:
     """A new dense array holding g, which its receiver may then add into in place.
 
     np.array, not astype: numpy arithmetic on 0-d arrays returns scalars, which cannot be added into.
     """
     if type(g) is np.ndarray and g.dtype == dtype:
         return g.copy(order="K")  # keep g's memory layout: adding a transposed g into a C-order buffer is slow
-    return g.dense(dtype) if type(g) is IndexedGrad else np.array(g, dtype=dtype)
+    if type(g) is IndexedGrad or type(g) is MatmulGrad:
+        return g.dense(dtype)  # a new array either way
+    return np.array(g, dtype=dtype)
 
 
-def _add_into(buf: np.ndarray, g: np.ndarray | IndexedGrad) -> None:
-    """buf += g, where g may be the sparse gradient of a slice."""
-    if type(g) is IndexedGrad:
+def _add_into(buf: np.ndarray | MatmulGrad, g: Grad) -> np.ndarray | MatmulGrad:
+    """buf += g in place, for a buffer this backward owns; returns the buffer.
+
+    g may be lazy (a slice's sparse gradient, a shared weight's factors). A buffer of factors
+    (MatmulGrad) takes more factors in place; anything else turns it into an array first.
+    """
+    if type(buf) is MatmulGrad:
+        if type(g) is MatmulGrad:
+            buf.merge(g)
+            return buf
+        buf = buf.dense()
+    if type(g) is IndexedGrad or type(g) is MatmulGrad:
         g.add_to(buf)
     else:
         buf += g
+    return buf
 
 
-def _sum(a: np.ndarray | IndexedGrad, b: np.ndarray | IndexedGrad, dtype: np.dtype) -> np.ndarray:
-    """a + b in a new array (one pass when both are dense), which its receiver may add into later."""
-    if type(a) is IndexedGrad:
+def _sum(a: Grad, b: Grad, dtype: np.dtype) -> np.ndarray | MatmulGrad:
+    """a + b in a new buffer (one pass when both are dense), which its receiver may add into later."""
+    if type(a) is MatmulGrad and type(b) is MatmulGrad:
+        return a.joined(b)  # still factors: multiplied out once, when the node runs
+    if type(a) is IndexedGrad or type(a) is MatmulGrad:
         a, b = b, a
-    if type(a) is IndexedGrad:  # both sparse
+    if type(a) is IndexedGrad or type(a) is MatmulGrad:  # both lazy
         out = a.dense(dtype)
-    elif type(b) is IndexedGrad:
+    elif type(b) is IndexedGrad or type(b) is MatmulGrad:
         out = _fresh_copy(a, dtype)
     else:
         return np.add(a, b, out=np.empty(np.shape(a), dtype))  # out=: a 0-d sum stays an array

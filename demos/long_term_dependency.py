@@ -1,4 +1,4 @@
-"""Long-term dependencies, measured: plain RNNs lose the country, LSTMs and GRUs keep it.
+"""Long-term dependencies, measured: a plain RNN loses the country after a few words; gated cells keep it far longer.
 
 "I grew up in France ... I speak fluent ___": the answer depends on a word seen long before. We
 make a tiny synthetic language with exactly that sentence shape,

@@ -547,3 +547,20 @@ def test_batch_one_matmul_gradient_is_an_outer_product():
     xs = [tg.Tensor(rng.standard_normal((1, 5))) for _ in range(3)]
     sum((x @ w).sum() for x in xs).backward()
     np.testing.assert_allclose(w.grad, sum(np.outer(x.data[0], np.ones(3)) for x in xs), rtol=1e-12)
+
+
+def test_retained_grads_accumulate_across_backwards_like_leaf_grads():
+    """Found in review: retain_grads overwrote an intermediate's grad where PyTorch's retain_grad adds."""
+    x = tg.Tensor(np.array([0.0, 1.0, 2.0]), requires_grad=True)
+    h = x * 2.0
+    y = (h * h).sum()
+    y.backward(retain_graph=True, retain_grads=True)
+    y.backward(retain_graph=True, retain_grads=True)
+    np.testing.assert_allclose(h.grad, 2 * (2 * h.data))
+    np.testing.assert_allclose(x.grad, 2 * (2 * h.data * 2.0))
+
+
+def test_pow_zero_has_zero_gradient_everywhere():
+    x = tg.Tensor(np.array([0.0, 2.0]), requires_grad=True)
+    (x**0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0])

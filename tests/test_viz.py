@@ -392,3 +392,32 @@ def test_layer_state_detached_between_chunks_is_drawn_as_a_cut():
     output, _ = lstm(x, state)
     cuts = [e for e in viz.view(output.sum()).edges if e.kind == "cut"]
     assert len(cuts) == 2  # h_0 and c_0 of the second chunk
+
+
+def test_reshaping_a_leaf_outside_the_steps_draws():
+    """tg.stack of input leaves (unsqueeze = reshape of a leaf) before a layer: found in review."""
+    xs = [tg.Tensor(np.ones((1, 3), dtype=np.float32) * t, name=f"x{t}", requires_grad=True) for t in range(3)]
+    out, _ = tg.nn.LSTM(3, 4, rng=np.random.default_rng(0))(tg.stack(xs))
+    loss = out[-1].sum()
+    loss.backward(retain_grads=True)
+    for level in viz.LEVELS:
+        assert viz.view(loss, level=level).nodes
+    x = tg.Tensor(np.ones((2, 3)), requires_grad=True)
+    assert len(viz.trace(x.reshape(-1).sum()).nodes) == 3
+
+
+def test_focus_between_the_loss_and_a_layers_input_or_weight():
+    """A layer's input and weight_hh reach the steps through shared nodes drawn as stubs."""
+    lstm = tg.nn.LSTM(3, 4, rng=np.random.default_rng(0))
+    x = tg.Tensor(np.random.default_rng(1).standard_normal((3, 2, 3)).astype(np.float32), requires_grad=True)
+    out, _ = lstm(x)
+    loss = out.sum()
+    for source in (x, lstm.weight_hh_l0):
+        g = viz.view(loss, focus=(loss, source))
+        focused = {n.id for n in g.nodes.values() if n.focus}
+        assert g.id_of(source) in focused and g.id_of(loss) in focused
+        assert {step_of(g.nodes[nid].scope)[-1] for nid in focused if step_of(g.nodes[nid].scope)} == {
+            "t=0",
+            "t=1",
+            "t=2",
+        }

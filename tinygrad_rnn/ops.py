@@ -172,6 +172,8 @@ class Pow(Function):
 
     def backward(self, g):
         (x,) = self.saved
+        if self.p == 0:  # y = 1 everywhere: dx = 0, also at x = 0 (where x ** -1 would make 0 * inf = nan)
+            return (np.zeros_like(g),)
         return (g * self.p * x ** (self.p - 1),)
 
     def describe(self):

@@ -324,8 +324,11 @@ class Tensor:
                 g = g.dense()  # gradients kept lazily (a slice's, a shared weight's) become arrays
             parents = fn.parents
             parent_grads = fn.backward(g) if g is not None else (None,) * len(parents)
-            if retain_grads and g is not None:
-                fn.grad = g.astype(fn.dtype)  # what the tensor's .grad reads (see _OpTensor)
+            if retain_grads and g is not None:  # what the tensor's .grad reads (see _OpTensor)
+                if fn.grad is None:
+                    fn.grad = np.array(g, dtype=fn.dtype)  # a copy of our own (0-d stays an array)
+                else:
+                    fn.grad += g  # accumulates across backward calls, as a leaf's grad does
             if _anomaly:
                 _check_finite(fn, parent_grads, "backward", fn.scope, parents)
             if not retain_graph:

@@ -257,8 +257,9 @@ def trace(*tensors: Tensor) -> Graph:
         nid = ids[item]
         if not item.is_leaf_node:
             kind, op, args, scope = "op", item.name, item.describe(), item.scope
-            if op == "reshape" and step_of(scope) is None:
-                scope = step_of(scopes[item.parents[0]]) or scope
+            if op == "reshape" and step_of(scope) is None:  # a layer's stack: drawn in the step it reshapes
+                source = item.parents[0]
+                scope = step_of(source.scope if source.is_leaf_node else scopes[source]) or scope
             scopes[item] = scope
             name, value, requires_grad = item.label, values.get(item, item.value), True
             source = item.parents[0]

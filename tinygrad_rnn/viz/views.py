@@ -554,12 +554,20 @@ def focus(g: Graph, scopes: tuple[str, ...] = (), path: tuple[str, str] | None =
 
 
 def _between(g: Graph, sources: set[str], targets: set[str]) -> set[str]:
-    """The nodes on some path from a source to a target (following edges forward)."""
+    """The nodes on some path from a source to a target (following edges forward).
+
+    A stub stands for the shared node it copies (see share_stubs): the path goes from that node
+    into each stub that copies it, and out of each sink into the node the sink stands for.
+    """
     forward: dict[str, list[str]] = {nid: [] for nid in g.nodes}
     backward: dict[str, list[str]] = {nid: [] for nid in g.nodes}
-    for e in g.edges:
-        forward[e.src].append(e.dst)
-        backward[e.dst].append(e.src)
+    links = [(e.src, e.dst) for e in g.edges]
+    for nid, n in g.nodes.items():
+        if n.stub_of is not None and n.stub_of in g.nodes:
+            links.append((nid, n.stub_of) if n.kind == "sink" else (n.stub_of, nid))
+    for src, dst in links:
+        forward[src].append(dst)
+        backward[dst].append(src)
     return _reach(sources, forward) & _reach(targets, backward)
 
 

@@ -564,3 +564,8 @@ def test_pow_zero_has_zero_gradient_everywhere():
     x = tg.Tensor(np.array([0.0, 2.0]), requires_grad=True)
     (x**0).sum().backward()
     np.testing.assert_array_equal(x.grad, [0.0, 0.0])
+
+
+def test_squeeze_of_an_axis_longer_than_one_names_the_op():
+    with pytest.raises(tg.OpError, match=r"squeeze: .*shape \(2, 3\), axis 1"):
+        leaf().squeeze(1)

@@ -510,7 +510,12 @@ class Tensor:
         return self.reshape(np.expand_dims(self.data, axis).shape)
 
     def squeeze(self, axis=None) -> Tensor:
-        return self.reshape(np.squeeze(self.data, axis).shape)
+        """Drop axes of length 1 (all of them, or the given one, which must have length 1)."""
+        try:
+            shape = np.squeeze(self.data, axis).shape
+        except ValueError as err:
+            raise OpError(f"squeeze: {err} (shape {self.shape}, axis {axis}){_scope_suffix(_scope)}") from None
+        return self.reshape(shape)
 
     def split(self, split_size_or_sections, axis: int = 0) -> list[Tensor]:
         """Pieces of `split_size` along `axis` (the last may be smaller), or of the listed sizes."""

@@ -569,3 +569,13 @@ def test_pow_zero_has_zero_gradient_everywhere():
 def test_squeeze_of_an_axis_longer_than_one_names_the_op():
     with pytest.raises(tg.OpError, match=r"squeeze: .*shape \(2, 3\), axis 1"):
         leaf().squeeze(1)
+
+
+def test_max_gradient_keeps_float32_and_mean_of_nothing_is_nan():
+    x = tg.Tensor(np.array([[1.0, 3.0, 3.0]], dtype=np.float32), requires_grad=True)
+    m = x.max(axis=1)
+    m.sum().backward(retain_grads=True)
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad, [[0.0, 0.5, 0.5]])  # ties share
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(tg.Tensor(np.zeros((0,), dtype=np.float32)).mean().item())

@@ -378,7 +378,8 @@ class Max(Function):
     def backward(self, g):
         x, y = self.saved
         mask = x == y
-        return (mask * (g.reshape(self.kept_shape) / mask.sum(axis=_normalize_axis(self.axis, x.ndim), keepdims=True)),)
+        ties = mask.sum(axis=_normalize_axis(self.axis, x.ndim), keepdims=True).astype(g.dtype)  # keeps float32
+        return (mask * (g.reshape(self.kept_shape) / ties),)
 
     def describe(self):
         return "" if self.axis is None else f"axis={self.axis}"

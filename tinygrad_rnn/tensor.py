@@ -467,7 +467,7 @@ class Tensor:
     def mean(self, axis=None, keepdims: bool = False) -> Tensor:
         axes = range(self.ndim) if axis is None else ((axis,) if isinstance(axis, int) else axis)
         count = int(np.prod([self.shape[a] for a in axes]))
-        return self.sum(axis=axis, keepdims=keepdims) * (1.0 / max(count, 1))
+        return self.sum(axis=axis, keepdims=keepdims) * (1.0 / count if count else float("nan"))  # empty: nan
 
     def max(self, axis=None, keepdims: bool = False) -> Tensor:
         return _unary(ops.Max, self, axis, keepdims)

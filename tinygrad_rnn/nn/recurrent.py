@@ -5,7 +5,7 @@ gradients are the engine's own. Parameter names, shapes, gate order and initiali
 PyTorch's (`weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`; gates stacked along the first axis),
 so a torch.nn.LSTMCell / LSTM state_dict converted to numpy loads unchanged.
 
-A cell splits its work in two: what does not depend on the past, and `recur`, what does. A
+A cell splits its work in two: `projections`, what does not depend on the past, and `recur`, what does. A
 cell's forward does both. A sequence layer does the first part once for the whole sequence: the
 input projection of all T steps in one matmul (with bias_hh folded into it, where the equations
 allow), and `weight_hh.T` once; then it calls `recur` T times, which is all that must be
@@ -52,10 +52,12 @@ class _CellBase(Module):
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias_ih is not None}"
 
-    def input_projection(self, x: Tensor, fold_hidden_bias: bool = False) -> Tensor:
-        """x @ weight_ih.T + bias_ih for x of shape (..., I); several steps at once fold into one matmul.
-
-        With fold_hidden_bias, bias_hh is added here too (then pass `recurrent_weights(True)` to recur).
+    def projections(self, x: Tensor, fold_hidden_bias: bool = False) -> tuple[Tensor, tuple[Tensor, Tensor | None]]:
+        """What does not depend on the past, for `recur`: the input projection
+        x @ weight_ih.T + bias_ih (for x of shape (T, B, I), all steps in one matmul), and the
+        recurrent weights (weight_hh.T, bias_hh) that recur applies to h at every step. With
+        fold_hidden_bias, bias_hh is added to the input projection instead, once, and the weights
+        carry no bias. A layer calls this once per sequence, so weight_hh is transposed once.
         """
         if x.shape[-1] != self.input_size:
             raise OpError(
@@ -63,14 +65,9 @@ class _CellBase(Module):
                 f"expected input_size={self.input_size}"
             )
         gi = x @ self.weight_ih.T  # for x (T, B, I) matmul runs this as one (T*B, I) product
-        if self.bias_ih is None:
-            return gi
-        return gi + (self.bias_ih + self.bias_hh if fold_hidden_bias else self.bias_ih)
-
-    def recurrent_weights(self, hidden_bias_folded: bool = False) -> tuple[Tensor, Tensor | None]:
-        """(weight_hh.T, bias_hh): what recur applies to h at every step. The bias is None when
-        it was folded into the input projection; a layer makes the transpose once per sequence."""
-        return self.weight_hh.T, None if hidden_bias_folded else self.bias_hh
+        if self.bias_ih is not None:
+            gi = gi + (self.bias_ih + self.bias_hh if fold_hidden_bias else self.bias_ih)
+        return gi, (self.weight_hh.T, None if fold_hidden_bias else self.bias_hh)
 
     def hidden_projection(self, h: Tensor, weights: tuple[Tensor, Tensor | None]) -> Tensor:
         """h @ weight_hh.T + bias_hh: what the previous step contributes to every gate."""
@@ -91,7 +88,8 @@ class _CellBase(Module):
         if h is None:
             h = self.zero_state(x.shape[:-1], x.dtype)
         self._check_state(h, x.shape)
-        return self.recur(self.input_projection(x), h, self.recurrent_weights())
+        gi, weights = self.projections(x)
+        return self.recur(gi, h, weights)
 
     def _check_state(self, h: Tensor, x_shape: tuple[int, ...], what: str = "h") -> None:
         expected = (*x_shape[:-1], self.hidden_size)
@@ -136,7 +134,8 @@ class LSTMCell(_CellBase):
             state = (self.zero_state(x.shape[:-1], x.dtype), self.zero_state(x.shape[:-1], x.dtype))
         self._check_state(state[0], x.shape, "h")
         self._check_state(state[1], x.shape, "c")
-        return self.recur(self.input_projection(x), state, self.recurrent_weights())
+        gi, weights = self.projections(x)
+        return self.recur(gi, state, weights)
 
     def recur(self, gi: Tensor, state: tuple[Tensor, Tensor], weights: tuple[Tensor, Tensor | None]):
         """One step from the input projection gi and the state (h, c) -> the new (h, c)."""
@@ -328,9 +327,7 @@ class _RecurrentLayer(Module):
         finals = []
         for k, cell in enumerate(self.cells):
             with scope(f"layer={k}"):
-                fold = cell.folds_hidden_bias
-                gi = cell.input_projection(x, fold_hidden_bias=fold)  # all T steps in one matmul
-                weights = cell.recurrent_weights(hidden_bias_folded=fold)  # weight_hh.T once, not T times
+                gi, weights = cell.projections(x, fold_hidden_bias=cell.folds_hidden_bias)  # once for all T steps
                 state = states[k]
                 outputs = []
                 for t in range(x.shape[0]):

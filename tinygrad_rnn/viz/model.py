@@ -22,7 +22,7 @@ from weakref import WeakKeyDictionary
 import numpy as np
 
 from ..nn.module import Parameter
-from ..tensor import Tensor, detached_source, was_detached
+from ..tensor import Tensor, cut_of
 
 STEP_PREFIX = "t="
 TINY = 4  # tensors with at most this many elements show their values in labels
@@ -285,10 +285,10 @@ def trace(*tensors: Tensor) -> Graph:
             members=(nid,),
         )
     for item in order:
-        cut, label = was_detached(item) if item.is_leaf_node else (False, None)
-        if not cut:
+        cut = cut_of(item) if item.is_leaf_node else None
+        if cut is None:
             continue
-        source = detached_source(item)
+        source, label = cut
         if source is not None and source in ids:
             edges.append(Edge(ids[source], ids[item], kind="cut"))
         else:  # cut from a graph we are not drawing (the previous chunk), alive or already freed

@@ -579,3 +579,55 @@ def test_max_gradient_keeps_float32_and_mean_of_nothing_is_nan():
     np.testing.assert_array_equal(x.grad, [[0.0, 0.5, 0.5]])  # ties share
     with np.errstate(invalid="ignore"):
         assert np.isnan(tg.Tensor(np.zeros((0,), dtype=np.float32)).mean().item())
+
+
+# -- speed paths that must not change results ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("rows", [7, 8, 32, 48, 49])  # around the rows for which MatMul uses W @ h.T
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul_by_a_transposed_weight_equals_numpy_and_keeps_rows_contiguous(rows, dtype):
+    """h @ W.T for a batch of 8-48 rows is computed as (W @ h.T).T (quicker in OpenBLAS): same values and
+    gradients as the plain product, and a C-ordered result (later ops would be slow on a transposed one)."""
+    rng = np.random.default_rng(rows)
+    w = tg.Tensor(rng.standard_normal((256, 24)).astype(dtype), requires_grad=True)
+    h = tg.Tensor(rng.standard_normal((rows, 24)).astype(dtype), requires_grad=True)
+    y = h @ w.T
+    assert y.data.flags.c_contiguous and y.dtype == dtype
+    np.testing.assert_allclose(y.data, h.data @ w.data.T, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    g = rng.standard_normal((rows, 256)).astype(dtype)
+    y.backward(g)
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(h.grad, g @ w.data, rtol=tol, atol=tol)
+    np.testing.assert_allclose(w.grad, g.T @ h.data, rtol=tol, atol=tol)
+
+
+def test_gradient_of_a_sum_is_a_broadcast_that_leaves_get_as_their_own_arrays():
+    """Sum's backward hands on a read-only broadcast of one number; a leaf's grad is still its own, writable
+    array of its shape, and a second backward adds into it."""
+    x = tg.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    x.sum().backward()
+    assert x.grad.flags.writeable and x.grad.shape == (2, 3)
+    (x * 2.0).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.full((2, 3), 3.0))
+    h = x * 1.0
+    (h.sum(axis=0)).backward(np.array([1.0, 2.0, 3.0]), retain_grads=True)
+    np.testing.assert_array_equal(h.grad, [[1, 2, 3], [1, 2, 3]])
+    assert h.grad.flags.writeable
+
+
+@pytest.mark.parametrize(
+    "axis, shape", [(0, (1, 2, 3)), (1, (2, 1, 3)), (2, (2, 3, 1)), (-1, (2, 3, 1)), (-3, (1, 2, 3))]
+)
+def test_unsqueeze_inserts_an_axis_like_numpy(axis, shape):
+    x = tg.Tensor(np.ones((2, 3)), requires_grad=True)
+    y = x.unsqueeze(axis)
+    assert y.shape == shape == np.expand_dims(x.data, axis).shape
+    y.sum().backward()
+    assert x.grad.shape == (2, 3)
+
+
+@pytest.mark.parametrize("axis", [3, -4])
+def test_unsqueeze_out_of_range_names_the_op(axis):
+    with pytest.raises(tg.OpError, match=f"unsqueeze: axis {axis} is out of range for a 2-D tensor"):
+        tg.Tensor(np.ones((2, 3))).unsqueeze(axis)

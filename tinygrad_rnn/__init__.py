@@ -1,6 +1,6 @@
 """tinygrad_rnn: a small reverse-mode autograd engine on numpy, for learning how RNNs and LSTMs work."""
 
-from . import data, nn, ops, optim, viz
+from . import data, memory, nn, ops, optim, viz
 from .gradcheck import GradcheckError, gradcheck
 from .nn.init import manual_seed
 from .ops import Function
@@ -26,6 +26,8 @@ from .tensor import (
 
 __version__ = "0.1.0"
 
+memory._on_import()  # keep freed memory between training steps (see memory.py)
+
 __all__ = [
     "AnomalyError",
     "BackwardError",
@@ -44,6 +46,7 @@ __all__ = [
     "keep_values",
     "load",
     "manual_seed",
+    "memory",
     "nn",
     "no_grad",
     "ones",

@@ -509,7 +509,12 @@ class Tensor:
         return self.reshape(-1)
 
     def unsqueeze(self, axis: int) -> Tensor:
-        return self.reshape(np.expand_dims(self.data, axis).shape)
+        """Insert an axis of length 1 at `axis` (negative counts from the end of the new shape)."""
+        n = self.data.ndim + 1
+        if not -n <= axis < n:
+            raise OpError(f"unsqueeze: axis {axis} is out of range for a {n - 1}-D tensor{_scope_suffix(_scope)}")
+        axis %= n
+        return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
 
     def squeeze(self, axis=None) -> Tensor:
         """Drop axes of length 1 (all of them, or the given one, which must have length 1)."""

@@ -38,6 +38,7 @@ Run:  python benchmarks/bench_lstm.py [--rounds 9] [--only h128 h512 min-char me
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import subprocess
@@ -294,6 +295,13 @@ def bench_size(label: str, size: tuple, rounds: int, seconds: float, smoke: bool
     for name, fn in impls.items():  # also the warm-up
         check_gradients(name, fn(), reference)
     number = 1 if smoke else max(1, round(seconds / time_per_call(impls["numpy by hand"], 1)))
+    # Importing torch leaves ~165,000 objects that Python's garbage collector rescans in each full
+    # collection (75 ms here). A contender that makes many Python objects (a graph) triggers one now
+    # and then, and whichever round it lands in pays for torch's objects. Freezing what exists now
+    # keeps them out of those scans; collections of the objects made while timing still run, for
+    # every contender alike.
+    gc.collect()
+    gc.freeze()
     samples: dict[str, list[float]] = {name: [] for name in impls}
     for _ in range(rounds):
         for name, fn in impls.items():

@@ -51,6 +51,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_overhead.py
 	$(PY) benchmarks/bench_lstm.py
+	$(PY) benchmarks/bench_matmul_layout.py
 	$(PY) benchmarks/bench_viz.py
 
 # The article's figures, drawn from real graphs into docs/images/ (SVG; needs Graphviz's dot).

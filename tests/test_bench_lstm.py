@@ -67,3 +67,11 @@ def test_lstm_benchmark_smoke():
         assert row in out
     assert out.count("| tg.nn.LSTM |") == 4  # three sizes and the memory table
     assert "goals (medians of per-round ratios)" in out
+
+
+def test_matmul_layout_benchmark_runs_and_checks_both_products_agree():
+    """Not a timing test: the script behind MatMul's layout choice runs (it asserts the two products agree)."""
+    script = ROOT / "benchmarks" / "bench_matmul_layout.py"
+    result = subprocess.run([sys.executable, str(script), "--rounds", "1"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.stdout.count("| 32 x 128 -> 512 |") == 1

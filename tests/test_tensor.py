@@ -602,18 +602,22 @@ def test_matmul_by_a_transposed_weight_equals_numpy_and_keeps_rows_contiguous(ro
     np.testing.assert_allclose(w.grad, g.T @ h.data, rtol=tol, atol=tol)
 
 
-def test_gradient_of_a_sum_is_a_broadcast_that_leaves_get_as_their_own_arrays():
-    """Sum's backward hands on a read-only broadcast of one number; a leaf's grad is still its own, writable
-    array of its shape, and a second backward adds into it."""
-    x = tg.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+@pytest.mark.parametrize("rows", [2, 2000], ids=["small: filled", "large: a broadcast view"])
+def test_gradient_of_a_sum_reaches_leaves_as_their_own_arrays(rows):
+    """Sum's backward hands on a read-only broadcast of one number when the sum is large; either way a
+    leaf's grad is its own, writable array of its shape, and a second backward adds into it."""
+    x = tg.Tensor(np.arange(rows * 3.0).reshape(rows, 3), requires_grad=True)
     x.sum().backward()
-    assert x.grad.flags.writeable and x.grad.shape == (2, 3)
+    assert x.grad.flags.writeable and x.grad.shape == (rows, 3)
     (x * 2.0).sum().backward()
-    np.testing.assert_array_equal(x.grad, np.full((2, 3), 3.0))
+    np.testing.assert_array_equal(x.grad, np.full((rows, 3), 3.0))
     h = x * 1.0
     (h.sum(axis=0)).backward(np.array([1.0, 2.0, 3.0]), retain_grads=True)
-    np.testing.assert_array_equal(h.grad, [[1, 2, 3], [1, 2, 3]])
+    np.testing.assert_array_equal(h.grad, np.tile([1.0, 2.0, 3.0], (rows, 1)))
     assert h.grad.flags.writeable
+    y = x * 1.0
+    (y * y).sum().backward()  # the broadcast flows through an op into two inputs
+    np.testing.assert_array_equal(x.grad, 3.0 + np.tile([1.0, 2.0, 3.0], (rows, 1)) + 2 * x.data)
 
 
 @pytest.mark.parametrize(

@@ -4,15 +4,20 @@ A training step allocates many arrays, in forward and backward, and frees them a
 On Linux, glibc's malloc then gives the freed memory at the top of its heap back to the OS once
 more than a few MB are free there, and the next step gets it again as fresh pages: the kernel
 zeroes and maps every 4 KB page on first touch. For an LSTM step of B=32, T=50, H=128 that was
-about 2,000-4,000 page faults a step and a fifth of its time; at H=512 it was up to 19,000 faults
-and 25% (measured in benchmarks/bench_lstm.py; see docs/benchmarks.md, "Memory from the OS").
+about 2,000-4,000 page faults a step and a quarter of its time; at H=512 up to 19,000 faults a
+step (measured; see docs/benchmarks.md, "Memory from the OS").
 
-Hand-written numpy allocates less per step and rarely crosses the threshold. PyTorch avoids the
-question with its own caching allocator. We ask glibc to keep up to KEEP_MB of freed memory at
-the top of the heap (mallopt's M_TOP_PAD) when tinygrad_rnn is imported. The memory stays
-reusable by any part of the process; it only stops going back to the OS between steps.
+glibc adjusts two thresholds as a program runs: arrays from the mmap threshold up are mapped
+afresh for each allocation, and freed memory at the top of the heap beyond the trim threshold goes
+back to the OS. Its adjustments did not keep up with a graph's many arrays. When tinygrad_rnn is
+imported we set both with mallopt: arrays up to 32 MB (the most glibc itself would allow) come from
+the heap, and up to KEEP_MB of freed memory stays at its top. Any part of the process can reuse
+that memory; it only stops going back and forth to the OS between steps. (Setting one threshold
+alone turns glibc's adjustment of the other off, which made a hand-written numpy LSTM at H=512
+take 46,000 faults a step instead of 7,000: both are set together.)
+
 Set the environment variable TINYGRAD_RNN_KEEP_FREED_MB=0 before the import to leave malloc as it
-is. Elsewhere (macOS, Windows, musl) this does nothing.
+is, or another whole number of MB to keep. Elsewhere (macOS, Windows, musl) this does nothing.
 """
 
 from __future__ import annotations
@@ -21,23 +26,25 @@ import ctypes
 import os
 
 KEEP_MB = 128
-_M_TOP_PAD = -2  # mallopt's parameter number, from glibc's malloc.h
+MMAP_MB = 32  # glibc's own upper limit for the mmap threshold on 64-bit systems
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers, from glibc's malloc.h
 
 
 def keep_freed_memory(megabytes: int = KEEP_MB) -> bool:
-    """Ask glibc to keep up to `megabytes` of freed heap memory; True if it was set.
-
-    Returns False where there is no glibc (nothing is changed there).
+    """Ask glibc to keep up to `megabytes` of freed heap memory, and to take arrays of up to
+    MMAP_MB from the heap; True if both were set. False where there is no glibc (nothing changes).
     """
-    if megabytes < 0:
-        raise ValueError(f"keep_freed_memory: megabytes must be >= 0, got {megabytes}")
+    if not 0 <= megabytes <= 2047:  # mallopt takes a C int of bytes
+        raise ValueError(f"keep_freed_memory: megabytes must be between 0 and 2047, got {megabytes}")
     if not _glibc():
         return False
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
         return False
-    return bool(libc.mallopt(_M_TOP_PAD, ctypes.c_int(megabytes << 20)))
+    mmap_ok = libc.mallopt(_M_MMAP_THRESHOLD, ctypes.c_int(MMAP_MB << 20))
+    trim_ok = libc.mallopt(_M_TRIM_THRESHOLD, ctypes.c_int(megabytes << 20))
+    return bool(mmap_ok and trim_ok)
 
 
 def _glibc() -> bool:

@@ -345,7 +345,7 @@ class Sum(Function):
     axis = None
 
     def forward(self, x, axis=None, keepdims=False):
-        self.in_shape = x.shape
+        self.in_shape, self.in_size = x.shape, x.size
         if axis is None and not keepdims:  # the loss at the end of every graph: keep it quick
             return np.asarray(np.add.reduce(x, None))
         self.axis = axis
@@ -354,8 +354,12 @@ class Sum(Function):
         return np.asarray(x.sum(axis=axes, keepdims=keepdims))
 
     def backward(self, g):
-        # A read-only broadcast view, not a filled array (PyTorch's sum backward is an expand too):
-        # gradients are never written into, and the loss of a long sequence is a large sum.
+        if g.ndim == 0 and self.in_size <= 4096:  # a small sum of everything: filling is quickest
+            dx = np.empty(self.in_shape, dtype=g.dtype)
+            dx.fill(g)
+            return (dx,)
+        # Else a read-only broadcast view, no memory (PyTorch's sum backward is an expand too):
+        # the loss of a long sequence is a large sum, and gradients are never written into.
         return (np.broadcast_to(g if g.ndim == 0 else g.reshape(self.kept_shape), self.in_shape),)
 
     def describe(self):

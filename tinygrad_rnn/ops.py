@@ -283,7 +283,7 @@ class MatMul(Function):
         if b.ndim == 2 and a.ndim == 2 and 8 <= a.shape[0] <= 48 and b.shape[1] >= 256 and b.flags.f_contiguous:
             # b is a transposed weight (h @ W.T, the recurrent step). OpenBLAS multiplies a few rows
             # by a transposed matrix ~1.5x slower than it computes W @ h.T; that, transposed back
-            # into rows, is the same product (measured in docs/benchmarks.md, "matmul layout").
+            # into rows, is the same product (measured in docs/benchmarks.md, "Matmul layout").
             return np.ascontiguousarray((b.T @ a.T).T)
         return a @ b
 

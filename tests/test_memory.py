@@ -16,9 +16,9 @@ from tinygrad_rnn import memory
 glibc = pytest.mark.skipif(not memory._glibc(), reason="mallopt is glibc's; elsewhere nothing is changed")
 
 
-@pytest.mark.parametrize("megabytes", [-1, 2048])
+@pytest.mark.parametrize("megabytes", [-1, 0, 2048])
 def test_size_out_of_range_is_refused(megabytes):
-    with pytest.raises(ValueError, match=f"megabytes must be between 0 and 2047, got {megabytes}"):
+    with pytest.raises(ValueError, match=f"megabytes must be between 1 and 2047, got {megabytes}"):
         memory.keep_freed_memory(megabytes)
 
 
@@ -71,11 +71,46 @@ def test_large_arrays_are_reused_not_mapped_afresh():
     assert faults < 100, faults  # mapped afresh, each round would touch about 4,000 new pages
 
 
-def test_environment_variable_must_be_a_number():
-    env = dict(os.environ, TINYGRAD_RNN_KEEP_FREED_MB="lots")
+@pytest.mark.parametrize("value", ["lots", "-1", "4096", "1.5"])
+def test_environment_variable_must_be_a_number_in_range(value):
+    env = dict(os.environ, TINYGRAD_RNN_KEEP_FREED_MB=value)
     result = subprocess.run([sys.executable, "-c", "import tinygrad_rnn"], env=env, capture_output=True, text=True)
     assert result.returncode != 0
-    assert "TINYGRAD_RNN_KEEP_FREED_MB must be a whole number of MB, got 'lots'" in result.stderr
+    assert f"TINYGRAD_RNN_KEEP_FREED_MB must be a whole number of MB from 0 to 2047, got {value!r}" in result.stderr
+
+
+CHURN = """
+import resource, sys
+import numpy as np
+import tinygrad_rnn  # the import alone sets malloc up (or not, with the variable at 0)
+
+def churn():
+    big = np.empty(13_000_000 // 4, np.float32)
+    big.fill(1.0)
+    mid = np.empty(800_000, np.float32)
+    mid.fill(2.0)
+
+churn()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):
+    churn()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@glibc
+@pytest.mark.parametrize("value", [None, "", "0"], ids=["unset", "empty: the default", "0: malloc left alone"])
+def test_importing_sets_malloc_up_unless_told_not_to(value):
+    env = dict(os.environ)
+    env.pop("TINYGRAD_RNN_KEEP_FREED_MB", None)
+    if value is not None:
+        env["TINYGRAD_RNN_KEEP_FREED_MB"] = value
+    result = subprocess.run([sys.executable, "-c", CHURN], env=env, capture_output=True, text=True, check=True)
+    faults = int(result.stdout)
+    if value == "0":
+        assert faults > 500, faults  # glibc's defaults: these arrays are mapped afresh at first
+    else:
+        assert faults < 100, faults
 
 
 def test_environment_variable_zero_leaves_malloc_alone(monkeypatch):

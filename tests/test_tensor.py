@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
+from tinygrad_rnn import ops
 from tinygrad_rnn.tensor import Tensor, detached_source
 
 
@@ -587,11 +588,12 @@ def test_max_gradient_keeps_float32_and_mean_of_nothing_is_nan():
 @pytest.mark.parametrize("rows", [7, 8, 32, 48, 49])  # around the rows for which MatMul uses W @ h.T
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_matmul_by_a_transposed_weight_equals_numpy_and_keeps_rows_contiguous(rows, dtype):
-    """h @ W.T for a batch of 8-48 rows is computed as (W @ h.T).T (quicker in OpenBLAS): same values and
-    gradients as the plain product, and a C-ordered result (later ops would be slow on a transposed one)."""
+    """h @ W.T for a batch of 8-48 float32 rows is computed as (W @ h.T).T (quicker in OpenBLAS): same
+    values and gradients as the plain product, and a C-ordered result (later ops are slow on a transposed one)."""
     rng = np.random.default_rng(rows)
     w = tg.Tensor(rng.standard_normal((256, 24)).astype(dtype), requires_grad=True)
     h = tg.Tensor(rng.standard_normal((rows, 24)).astype(dtype), requires_grad=True)
+    assert ops._rows_by_transposed_weight(h.data, w.data.T) == (dtype == np.float32 and 8 <= rows <= 48)
     y = h @ w.T
     assert y.data.flags.c_contiguous and y.dtype == dtype
     np.testing.assert_allclose(y.data, h.data @ w.data.T, rtol=1e-5 if dtype == np.float32 else 1e-12)
@@ -600,6 +602,22 @@ def test_matmul_by_a_transposed_weight_equals_numpy_and_keeps_rows_contiguous(ro
     tol = 1e-4 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(h.grad, g @ w.data, rtol=tol, atol=tol)
     np.testing.assert_allclose(w.grad, g.T @ h.data, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize(
+    "a_shape, b, flips",
+    [
+        ((32, 128), np.ones((512, 128), np.float32).T, True),  # the recurrent step at H=128
+        ((32, 128), np.ones((128, 512), np.float32), False),  # not transposed: the plain product is quick
+        ((32, 1), np.ones((1, 512), np.float32), False),  # one row is both C and F ordered: no gain
+        ((32, 128), np.ones((200, 128), np.float32).T, False),  # narrow result
+        ((1, 128), np.ones((512, 128), np.float32).T, False),  # a batch of one (min-char-rnn)
+        ((32, 128), np.ones((512, 128)).T, False),  # float64: measured slower that way
+    ],
+)
+def test_which_products_matmul_flips(a_shape, b, flips):
+    a = np.ones(a_shape, b.dtype)
+    assert ops._rows_by_transposed_weight(a, b) is flips
 
 
 @pytest.mark.parametrize("rows", [2, 2000], ids=["small: filled", "large: a broadcast view"])
@@ -618,6 +636,38 @@ def test_gradient_of_a_sum_reaches_leaves_as_their_own_arrays(rows):
     y = x * 1.0
     (y * y).sum().backward()  # the broadcast flows through an op into two inputs
     np.testing.assert_array_equal(x.grad, 3.0 + np.tile([1.0, 2.0, 3.0], (rows, 1)) + 2 * x.data)
+    assert x.grad.flags.c_contiguous
+
+
+@pytest.mark.parametrize("graph", ["sum of a sum along an axis", "sum of a transpose", "sum of a slice"])
+def test_leaf_gradient_of_a_large_sum_is_in_row_order(graph):
+    """Found in review: a sum along an axis handed on a broadcast with some zero strides, and the leaf's copy
+    of it came out in Fortran order (an optimizer step on it was 3x slower)."""
+    x = tg.Tensor(np.ones((300, 40), np.float32), requires_grad=True)
+    if graph == "sum of a sum along an axis":
+        y = x.sum(axis=0).sum()
+    elif graph == "sum of a transpose":
+        y = x.T.sum()
+    else:
+        y = x[:, 5:].sum()
+    y.backward()
+    assert x.grad.flags.c_contiguous and x.grad.flags.writeable
+
+
+class _DoublesInPlace(tg.Function):
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, g):
+        g *= 2  # writes into the gradient it was handed
+        return (g,)
+
+
+@pytest.mark.parametrize("size", [10, 5000], ids=["small sum", "large sum: a read-only broadcast"])
+def test_a_function_of_your_own_may_write_into_its_gradient(size):
+    x = tg.Tensor(np.ones(size), requires_grad=True)
+    tg.apply(_DoublesInPlace, x).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.full(size, 2.0))
 
 
 @pytest.mark.parametrize(

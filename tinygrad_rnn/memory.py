@@ -12,12 +12,15 @@ afresh for each allocation, and freed memory at the top of the heap beyond the t
 back to the OS. Its adjustments did not keep up with a graph's many arrays. When tinygrad_rnn is
 imported we set both with mallopt: arrays up to 32 MB (the most glibc itself would allow) come from
 the heap, and up to KEEP_MB of freed memory stays at its top. Any part of the process can reuse
-that memory; it only stops going back and forth to the OS between steps. (Setting one threshold
-alone turns glibc's adjustment of the other off, which made a hand-written numpy LSTM at H=512
-take 46,000 faults a step instead of 7,000: both are set together.)
+that memory; it only stops going back and forth to the OS between steps. The cost: freed arrays
+under 32 MB stay in the process, so its resident memory can stay well above what it uses (a freed
+array below one still in use is never given back). Both thresholds are set together: setting one
+alone turns off glibc's adjustment of the other, which made a hand-written numpy LSTM at H=512
+take 46,000 page faults a step instead of 7,000.
 
 Set the environment variable TINYGRAD_RNN_KEEP_FREED_MB=0 before the import to leave malloc as it
-is, or another whole number of MB to keep. Elsewhere (macOS, Windows, musl) this does nothing.
+is, or another whole number of MB to keep (up to 2047). Without 64-bit glibc (macOS, Windows, musl,
+32-bit systems) this does nothing.
 """
 
 from __future__ import annotations
@@ -31,20 +34,29 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers, fr
 
 
 def keep_freed_memory(megabytes: int = KEEP_MB) -> bool:
-    """Ask glibc to keep up to `megabytes` of freed heap memory, and to take arrays of up to
-    MMAP_MB from the heap; True if both were set. False where there is no glibc (nothing changes).
+    """Ask glibc to keep up to `megabytes` of freed memory at the top of its heap, and to take
+    arrays of up to MMAP_MB from the heap; True if both were set.
+
+    False where there is no 64-bit glibc (nothing is changed there). There is no call that gives
+    glibc its own adaptive thresholds back: to keep them, set TINYGRAD_RNN_KEEP_FREED_MB=0 before
+    importing tinygrad_rnn.
     """
-    if not 0 <= megabytes <= 2047:  # mallopt takes a C int of bytes
-        raise ValueError(f"keep_freed_memory: megabytes must be between 0 and 2047, got {megabytes}")
-    if not _glibc():
+    if not 1 <= megabytes <= 2047:  # mallopt takes a C int of bytes; 0 would trim at every free
+        raise ValueError(
+            f"keep_freed_memory: megabytes must be between 1 and 2047, got {megabytes} "
+            "(to leave malloc as it is, set TINYGRAD_RNN_KEEP_FREED_MB=0 before the import)"
+        )
+    if not _glibc() or ctypes.sizeof(ctypes.c_long) < 8:  # 32-bit glibc caps the mmap threshold at 512 KB
         return False
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
         return False
-    mmap_ok = libc.mallopt(_M_MMAP_THRESHOLD, ctypes.c_int(MMAP_MB << 20))
-    trim_ok = libc.mallopt(_M_TRIM_THRESHOLD, ctypes.c_int(megabytes << 20))
-    return bool(mmap_ok and trim_ok)
+    # The mmap threshold first: setting the trim threshold alone would switch off glibc's own
+    # raising of the mmap threshold, the state that made every large array fresh pages.
+    if not libc.mallopt(_M_MMAP_THRESHOLD, ctypes.c_int(MMAP_MB << 20)):
+        return False
+    return bool(libc.mallopt(_M_TRIM_THRESHOLD, ctypes.c_int(megabytes << 20)))
 
 
 def _glibc() -> bool:
@@ -55,10 +67,12 @@ def _glibc() -> bool:
 
 
 def _on_import() -> None:
-    setting = os.environ.get("TINYGRAD_RNN_KEEP_FREED_MB", str(KEEP_MB))
+    setting = os.environ.get("TINYGRAD_RNN_KEEP_FREED_MB", "").strip() or str(KEEP_MB)
     try:
         megabytes = int(setting)
     except ValueError:
-        raise ValueError(f"TINYGRAD_RNN_KEEP_FREED_MB must be a whole number of MB, got {setting!r}") from None
+        megabytes = -1
+    if not 0 <= megabytes <= 2047:
+        raise ValueError(f"TINYGRAD_RNN_KEEP_FREED_MB must be a whole number of MB from 0 to 2047, got {setting!r}")
     if megabytes:
         keep_freed_memory(megabytes)

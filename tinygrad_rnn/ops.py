@@ -75,8 +75,10 @@ class Function:
         raise NotImplementedError
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        """dL/d(inputs) from g = dL/d(output). g may be a read-only view (a sum's gradient is a
-        broadcast of one number): compute new arrays from it, never write into it."""
+        """dL/d(inputs) from g = dL/d(output). The built-in ops compute new arrays from g and never
+        write into it: g may be a read-only view (a large sum's gradient is a broadcast of one
+        number) or an array another op also received. (A Function of your own, run through
+        tg.apply, is handed a copy it may write into.)"""
         raise NotImplementedError
 
     def describe(self) -> str:
@@ -271,6 +273,26 @@ class Relu(Function):
 # ---------------------------------------------------------------------------------------------
 
 
+def _rows_by_transposed_weight(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether MatMul computes a @ b as (b.T @ a.T).T, the same product in another layout.
+
+    An RNN step multiplies a few rows by a transposed weight, h @ W.T with W.T a view of W. For
+    float32 OpenBLAS runs that up to 1.5-1.9x slower than W @ h.T transposed back into rows; for
+    float64, one row, or a narrow result it is no quicker. The limits were measured on this
+    project's machine (docs/benchmarks.md, "Matmul layout"); elsewhere they may be less than best,
+    never wrong.
+    """
+    return (
+        b.dtype == np.float32
+        and a.ndim == 2
+        and b.ndim == 2
+        and 8 <= a.shape[0] <= 48
+        and b.shape[1] >= 256
+        and b.flags.f_contiguous
+        and not b.flags.c_contiguous
+    )
+
+
 class MatMul(Function):
     """y = a @ b (numpy's rules: 1-D vectors, 2-D matrices, stacks of matrices that broadcast);
     da = g @ b.T,  db = a.T @ g  (transposing the last two axes; broadcast batch axes summed).
@@ -280,10 +302,7 @@ class MatMul(Function):
         self.save_for_backward(a, b)
         if a.ndim > 2 and b.ndim == 2:  # (T, B, I) @ (I, O) as one (T*B, I) @ (I, O): one big BLAS call
             return (a.reshape(-1, a.shape[-1]) @ b).reshape(*a.shape[:-1], b.shape[-1])
-        if b.ndim == 2 and a.ndim == 2 and 8 <= a.shape[0] <= 48 and b.shape[1] >= 256 and b.flags.f_contiguous:
-            # b is a transposed weight (h @ W.T, the recurrent step). OpenBLAS multiplies a few rows
-            # by a transposed matrix ~1.5x slower than it computes W @ h.T; that, transposed back
-            # into rows, is the same product (measured in docs/benchmarks.md, "Matmul layout").
+        if _rows_by_transposed_weight(a, b):  # h @ W.T, the recurrent step: quicker as (W @ h.T).T
             return np.ascontiguousarray((b.T @ a.T).T)
         return a @ b
 
@@ -354,13 +373,17 @@ class Sum(Function):
         return np.asarray(x.sum(axis=axes, keepdims=keepdims))
 
     def backward(self, g):
-        if g.ndim == 0 and self.in_size <= 4096:  # a small sum of everything: filling is quickest
-            dx = np.empty(self.in_shape, dtype=g.dtype)
-            dx.fill(g)
-            return (dx,)
-        # Else a read-only broadcast view, no memory (PyTorch's sum backward is an expand too):
-        # the loss of a long sequence is a large sum, and gradients are never written into.
-        return (np.broadcast_to(g if g.ndim == 0 else g.reshape(self.kept_shape), self.in_shape),)
+        if g.ndim == 0 and self.in_size > 4096:
+            # A large sum of everything (the loss of a long sequence): a read-only broadcast of the
+            # one number, no memory (PyTorch's sum backward is an expand too). Gradients are never
+            # written into, and copies of it come out in plain row order.
+            return (np.broadcast_to(g, self.in_shape),)
+        dx = np.empty(self.in_shape, dtype=g.dtype)
+        if g.ndim == 0:
+            dx.fill(g)  # a small sum of everything: filling is quickest
+        else:
+            dx[...] = g.reshape(self.kept_shape)
+        return (dx,)
 
     def describe(self):
         return "" if self.axis is None else f"axis={self.axis}"

@@ -810,11 +810,14 @@ def _checked(fn_cls: type[ops.Function]) -> type[ops.Function]:
     """fn_cls, with a backward that checks what it returns: one gradient (or None) per input, of
     that input's shape. The built-in ops skip this check (it would cost time on every node);
     a Function of your own gets it, so a slip gives an error instead of a silently wrong gradient.
+    It also gets a g it may write into: the built-in ops never do, so they can share read-only ones.
     """
     checked = _CHECKED.get(fn_cls)
     if checked is None:
 
         def backward(self, g):
+            if not g.flags.writeable:  # a large sum's gradient is a read-only view; yours may write into it
+                g = g.copy()
             grads = fn_cls.backward(self, g)
             n = len(self.parents)
             if not isinstance(grads, tuple) or len(grads) != n:

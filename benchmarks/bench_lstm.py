@@ -95,7 +95,8 @@ def lstm_forward(
     T, B, I = x.shape
     H = weight_hh.shape[1]
     bias = bias_ih + bias_hh
-    hoist, flip = tuned, tuned and 8 <= B <= 48 and 4 * H >= 256  # the rows and widths where MatMul flips
+    hoist = tuned  # the input projection of all T steps in one matmul
+    flip = tuned and 8 <= B <= 48 and 4 * H >= 256  # (W_hh @ h.T).T: the rows and widths where MatMul flips
     gx = (x.reshape(T * B, I) @ weight_ih.T + bias).reshape(T, B, 4 * H) if hoist else None
     i, f, g, o, c, tanh_c, h = (np.empty((T, B, H), dtype=x.dtype) for _ in range(7))
     h_prev = c_prev = np.zeros((B, H), dtype=x.dtype)

@@ -20,9 +20,9 @@ HERE = Path(__file__).resolve().parent
 SIZES = {"h128": 128, "h512": 512}  # B=32, T=50, I=64 as in bench_lstm.py
 
 CHILD = r"""
-import importlib.util, resource, statistics, sys, time
-spec = importlib.util.spec_from_file_location("bench_lstm", sys.argv[1])
-bench = importlib.util.module_from_spec(spec); spec.loader.exec_module(bench)
+import resource, statistics, sys, time
+sys.path.insert(0, sys.argv[1])
+import bench_lstm as bench
 which, hidden, steps = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 weights, x = bench.make_problem(32, 50, 64, hidden, False)
 step = (bench.tg_lstm if which == "tg" else bench.numpy_by_hand)(weights, x)
@@ -42,7 +42,7 @@ def run(which: str, hidden: int, steps: int, keep: bool) -> tuple[float, int, fl
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     if not keep:
         env["TINYGRAD_RNN_KEEP_FREED_MB"] = "0"
-    cmd = [sys.executable, "-c", CHILD, str(HERE / "bench_lstm.py"), which, str(hidden), str(steps)]
+    cmd = [sys.executable, "-c", CHILD, str(HERE), which, str(hidden), str(steps)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout.split()
     return float(out[0]), int(out[1]), float(out[2])
 

@@ -49,28 +49,6 @@ def test_repeated_training_steps_do_not_page_fault():
     assert sorted(faults)[len(faults) // 2] < 100, faults  # the median step: about 0, against thousands
 
 
-@glibc
-def test_large_arrays_are_reused_not_mapped_afresh():
-    """Setting glibc's trim threshold alone switches off its own raising of the mmap threshold, so every
-    array above 128 KB was mapped afresh (a hand-written numpy LSTM at H=512 went from 7,000 page faults a
-    step to 46,000). Arrays of a few MB, allocated and freed again and again, must come back from the heap."""
-    memory.keep_freed_memory(memory.KEEP_MB)
-
-    def churn():
-        big = np.empty(13_000_000 // 4, np.float32)  # 13 MB, as that LSTM's gate gradients
-        big.fill(1.0)
-        mid = np.empty(800_000, np.float32)  # 3.2 MB
-        mid.fill(2.0)
-        return float(big[-1] + mid[-1])
-
-    churn()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(5):
-        churn()
-    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-    assert faults < 100, faults  # mapped afresh, each round would touch about 4,000 new pages
-
-
 @pytest.mark.parametrize("value", ["lots", "-1", "4096", "1.5"])
 def test_environment_variable_must_be_a_number_in_range(value):
     env = dict(os.environ, TINYGRAD_RNN_KEEP_FREED_MB=value)
@@ -85,9 +63,9 @@ import numpy as np
 import tinygrad_rnn  # the import alone sets malloc up (or not, with the variable at 0)
 
 def churn():
-    big = np.empty(13_000_000 // 4, np.float32)
+    big = np.empty(13_000_000 // 4, np.float32)  # 13 MB, as that LSTM's gate gradients
     big.fill(1.0)
-    mid = np.empty(800_000, np.float32)
+    mid = np.empty(800_000, np.float32)  # 3.2 MB
     mid.fill(2.0)
 
 churn()
@@ -101,6 +79,9 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 @glibc
 @pytest.mark.parametrize("value", [None, "", "0"], ids=["unset", "empty: the default", "0: malloc left alone"])
 def test_importing_sets_malloc_up_unless_told_not_to(value):
+    """Arrays of a few MB, allocated and freed again and again, come back from the heap. Setting glibc's trim
+    threshold alone would switch off its own raising of the mmap threshold, so every array above 128 KB was
+    mapped afresh (a hand-written numpy LSTM at H=512 went from 7,000 page faults a step to 46,000)."""
     env = dict(os.environ)
     env.pop("TINYGRAD_RNN_KEEP_FREED_MB", None)
     if value is not None:
@@ -110,7 +91,7 @@ def test_importing_sets_malloc_up_unless_told_not_to(value):
     if value == "0":
         assert faults > 500, faults  # glibc's defaults: these arrays are mapped afresh at first
     else:
-        assert faults < 100, faults
+        assert faults < 100, faults  # mapped afresh, each round would touch about 4,000 new pages
 
 
 def test_environment_variable_zero_leaves_malloc_alone(monkeypatch):

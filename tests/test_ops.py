@@ -303,6 +303,6 @@ def test_every_primitive_has_a_row():
     primitives = {c.__name__.lower() for c in subclasses(ops.Function) if c.__module__ == ops.__name__}
     primitives.discard("_binary")
     covered = {"add", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigmoid", "relu", "matmul", "sum", "max"}
-    covered |= {"reshape", "transpose", "getitem", "cat"}
+    covered |= {"reshape", "transpose", "getitem", "cat", "stack"}
     assert primitives <= covered, f"primitives without a table row: {primitives - covered}"
     assert {"pow_int", "getitem", "cat", "max", "sum"} <= set(IDS)

@@ -234,10 +234,10 @@ def test_shared_weights_are_stubs_in_each_step():
 
 def test_gathered_outputs_end_in_sinks():
     g = viz.view(sequence_loss("rnn", 4))
-    (cat,) = [n for n in g.nodes.values() if n.op == "cat" and n.kind == "op"]
+    (stack,) = [n for n in g.nodes.values() if n.op == "stack" and n.kind == "op"]
     sinks = [n for n in g.nodes.values() if n.kind == "sink"]
-    assert [n.stub_of for n in sinks] == [cat.id] * 3  # steps 0..2; the last step's edge is real
-    feeders = {step_of(g.nodes[e.src].scope) for e in g.edges if e.dst == cat.id}
+    assert [n.stub_of for n in sinks] == [stack.id] * 3  # steps 0..2; the last step's edge is real
+    feeders = {step_of(g.nodes[e.src].scope) for e in g.edges if e.dst == stack.id}
     assert feeders == {("rnn", "layer=0", "t=3")}
 
 
@@ -348,7 +348,7 @@ def test_detach_is_drawn_as_a_cut():
 
 
 def test_size_guard_switches_to_a_coarser_level():
-    loss = sequence_loss("lstm", 20)
+    loss = sequence_loss("lstm", 22)  # 437 nodes at op level
     with pytest.warns(viz.GraphTooLargeWarning, match="max_nodes=None") as caught:
         g = viz.view(loss)
     assert g.level == "gate" and len(caught) == 1 and "'op'" in str(caught[0].message)
@@ -394,10 +394,23 @@ def test_layer_state_detached_between_chunks_is_drawn_as_a_cut():
     assert len(cuts) == 2  # h_0 and c_0 of the second chunk
 
 
+def test_a_reshape_after_the_steps_is_drawn_in_its_step():
+    """h_t.unsqueeze(0) after a loop, gathered by tg.cat: each reshape is drawn in the step of its h_t."""
+    cell, x = tg.nn.RNNCell(3, 4, rng=np.random.default_rng(0)), tg.Tensor(np.ones((3, 2, 3), dtype=np.float32))
+    h, hs = None, []
+    for t in range(3):
+        with tg.scope(f"t={t}"):
+            h = cell(x[t], h)
+        hs.append(h)
+    g = viz.view(tg.cat([h.unsqueeze(0) for h in hs]).sum())
+    reshapes = [n for n in g.nodes.values() if n.op == "reshape"]
+    assert [step_of(n.scope)[-1] for n in reshapes] == ["t=0", "t=1", "t=2"]
+
+
 def test_reshaping_a_leaf_outside_the_steps_draws():
-    """tg.stack of input leaves (unsqueeze = reshape of a leaf) before a layer: found in review."""
+    """Unsqueezed input leaves, gathered by tg.cat before a layer (a reshape of a leaf): found in review."""
     xs = [tg.Tensor(np.ones((1, 3), dtype=np.float32) * t, name=f"x{t}", requires_grad=True) for t in range(3)]
-    out, _ = tg.nn.LSTM(3, 4, rng=np.random.default_rng(0))(tg.stack(xs))
+    out, _ = tg.nn.LSTM(3, 4, rng=np.random.default_rng(0))(tg.cat([x.unsqueeze(0) for x in xs]))
     loss = out[-1].sum()
     loss.backward(retain_grads=True)
     for level in viz.LEVELS:

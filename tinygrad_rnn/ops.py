@@ -580,6 +580,21 @@ def _format_index(idx) -> str:
     return ", ".join(parts)
 
 
+class Stack(Function):
+    """y = stack(xs, axis): the tensors, of one shape, side by side along a new axis;
+    dx_k = slice k of g along that axis (a view of g: nothing is copied)."""
+
+    def forward(self, *xs, axis=0):
+        self.axis = axis
+        return np.stack(xs, axis=axis)
+
+    def backward(self, g):
+        return tuple(np.moveaxis(g, self.axis, 0))
+
+    def describe(self):
+        return f"axis={self.axis}"
+
+
 class Cat(Function):
     """y = concatenate(xs, axis);  dx_k = the slice of g that x_k filled."""
 

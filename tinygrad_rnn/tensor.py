@@ -859,7 +859,7 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     shapes = {t.shape for t in tensors}
     if len(shapes) > 1:
         raise OpError(f"stack: all tensors need the same shape, got {sorted(shapes)}{_scope_suffix(_scope)}")
-    return cat([t.unsqueeze(axis) for t in tensors], axis=axis)
+    return _apply(ops.Stack, *tensors, axis=axis)
 
 
 def zeros(*shape, requires_grad: bool = False, dtype=np.float32, name: str | None = None) -> Tensor:

@@ -112,7 +112,7 @@ class RNNCell(_CellBase):
         self.nonlinearity = nonlinearity
 
     def recur(self, gi: Tensor, h: Tensor, weights: tuple[Tensor, Tensor | None]) -> Tensor:
-        pre = gi + self.hidden_projection(h, weights)
+        pre = self.hidden_projection(h, weights) + gi
         return _named(pre.tanh() if self.nonlinearity == "tanh" else pre.relu(), "h")
 
 
@@ -140,7 +140,7 @@ class LSTMCell(_CellBase):
     def recur(self, gi: Tensor, state: tuple[Tensor, Tensor], weights: tuple[Tensor, Tensor | None]):
         """One step from the input projection gi and the state (h, c) -> the new (h, c)."""
         h, c_prev = state
-        gates = gi + self.hidden_projection(h, weights)
+        gates = self.hidden_projection(h, weights) + gi
         i, f, g = self.write_gates(gates, c_prev)
         with scope("cell_state"):
             c = _named(f * c_prev + i * g, "c")
@@ -240,11 +240,11 @@ class GRUCell(_CellBase):
     def recur(self, gi: Tensor, h: Tensor, weights: tuple[Tensor, Tensor | None]) -> Tensor:
         gh = self.hidden_projection(h, weights)
         with scope("reset_gate"):
-            r = _named((self.gate(gi, 0) + self.gate(gh, 0)).sigmoid(), "r")
+            r = _named((self.gate(gh, 0) + self.gate(gi, 0)).sigmoid(), "r")
         with scope("update_gate"):
-            z = _named((self.gate(gi, 1) + self.gate(gh, 1)).sigmoid(), "z")
+            z = _named((self.gate(gh, 1) + self.gate(gi, 1)).sigmoid(), "z")
         with scope("candidate"):
-            n = _named((self.gate(gi, 2) + r * self.gate(gh, 2)).tanh(), "n")
+            n = _named((r * self.gate(gh, 2) + self.gate(gi, 2)).tanh(), "n")
         with scope("hidden"):
             h = _named((1.0 - z) * n + z * h, "h")
         return h

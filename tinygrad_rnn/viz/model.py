@@ -10,8 +10,8 @@ Where a node is drawn is its scope: an op's is the scope stack in force when it 
 ('lstm', 'layer=0', 't=3', 'forget_gate')). A leaf (an input, a weight, a constant) is created
 outside the code that uses it, so it is drawn where it is used: at the longest scope its consumers
 have in common. A scope part that starts with "t=" is a time step; the scope up to it is the step. One more rule
-keeps each step's picture whole: a reshape made outside the steps from a tensor of one step (a
-layer's `stack` of its outputs unsqueezes each h_t) is drawn in that step.
+keeps each step's picture whole: a reshape made outside the steps from a tensor of one step (as in
+`tg.cat([h.unsqueeze(0) for h in hs])` after a loop) is drawn in that step.
 """
 
 from __future__ import annotations
@@ -257,7 +257,7 @@ def trace(*tensors: Tensor) -> Graph:
         nid = ids[item]
         if not item.is_leaf_node:
             kind, op, args, scope = "op", item.name, item.describe(), item.scope
-            if op == "reshape" and step_of(scope) is None:  # a layer's stack: drawn in the step it reshapes
+            if op == "reshape" and step_of(scope) is None:  # h_t.unsqueeze(0) after a loop: drawn in h_t's step
                 source = item.parents[0]
                 scope = step_of(source.scope if source.is_leaf_node else scopes[source]) or scope
             scopes[item] = scope

@@ -89,6 +89,7 @@ LOCAL_DERIVATIVES = {
     "transpose": ("transpose back",),
     "getitem": ("g placed at {args}",),
     "cat": ("slice {k} of g",),
+    "stack": ("slice {k} of g",),
 }
 
 

@@ -4,6 +4,7 @@ anomaly detection, and the errors a learner gets for bad input."""
 from __future__ import annotations
 
 import gc
+import warnings
 import weakref
 
 import numpy as np
@@ -242,6 +243,36 @@ def test_stable_at_plus_minus_1000(v):
             (y * tg.Tensor(np.array([1.0, 2.0, 3.0]))).sum().backward()
             assert np.isfinite(x.grad).all()
     np.testing.assert_allclose(tg.Tensor(np.array([v])).sigmoid().data, [1.0 if v > 0 else 0.0])
+
+
+def test_sigmoid_overflow_is_silent_alone_and_in_a_layer(monkeypatch):
+    """exp(-x) overflows for x < -88 (float32): expected, so numpy's warning is silenced, by np.errstate
+    around one sigmoid's exp, or once around all the steps of a recurrent layer (ops.quiet_overflow)."""
+    x = np.full((4, 1, 3), -1000.0, dtype=np.float32)
+    lstm = tg.nn.LSTM(3, 2)
+    lstm.load_state_dict({k: np.ones(p.shape, dtype=np.float32) for k, p in lstm.named_parameters()})
+    entered = []
+    errstate = np.errstate
+    monkeypatch.setattr(np, "errstate", lambda **kw: entered.append(kw) or errstate(**kw))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert tg.Tensor(x).sigmoid().data.max() == 0
+        assert len(entered) == 1
+        output, _ = lstm(tg.Tensor(x))  # every gate's pre-activation is -3000 + ...: every exp overflows
+        output.sum().backward()
+    assert len(entered) == 2  # the layer's one block, not one per sigmoid (12 of them)
+    assert np.isfinite(output.data).all() and not ops._quiet
+    assert np.geterr()["over"] == "warn"
+
+
+def test_quiet_overflow_restores_on_error():
+    with pytest.raises(KeyError), ops.quiet_overflow():
+        assert ops._quiet and np.geterr()["over"] == "ignore"
+        raise KeyError
+    assert not ops._quiet and np.geterr()["over"] == "warn"
+    with ops.quiet_overflow(), ops.quiet_overflow():
+        pass
+    assert not ops._quiet
 
 
 def test_integer_indices_repeat_and_accumulate():

@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from .. import ops
 from ..tensor import OpError, Tensor, carry_cut, scope, stack, zeros
 from . import init
 from .module import Module, Parameter
@@ -326,7 +327,7 @@ class _RecurrentLayer(Module):
         states = self._initial(hx, batch, x.dtype)
         finals = []
         for k, cell in enumerate(self.cells):
-            with scope(f"layer={k}"):
+            with scope(f"layer={k}"), ops.quiet_overflow():  # see ops.Sigmoid
                 gi, weights = cell.projections(x, fold_hidden_bias=cell.folds_hidden_bias)  # once for all T steps
                 state = states[k]
                 outputs = []

@@ -120,7 +120,8 @@ def cat_case(draw):
 @st.composite
 def same_shapes(draw, count=3):
     shape = draw(small_shape)
-    return [values(shape, draw(seeds)) for _ in range(count)], {"axis": draw(st.integers(0, len(shape)))}
+    axis = draw(st.integers(-len(shape) - 1, len(shape)))  # an axis of the result, negative ones too
+    return [values(shape, draw(seeds)) for _ in range(count)], {"axis": axis}
 
 
 # -- the table -----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ anomaly detection, and the errors a learner gets for bad input."""
 from __future__ import annotations
 
 import gc
+import threading
 import warnings
 import weakref
 
@@ -261,18 +262,53 @@ def test_sigmoid_overflow_is_silent_alone_and_in_a_layer(monkeypatch):
         output, _ = lstm(tg.Tensor(x))  # every gate's pre-activation is -3000 + ...: every exp overflows
         output.sum().backward()
     assert len(entered) == 2  # the layer's one block, not one per sigmoid (12 of them)
-    assert np.isfinite(output.data).all() and not ops._quiet
+    assert np.isfinite(output.data).all() and not ops._quiet.get()
     assert np.geterr()["over"] == "warn"
 
 
 def test_quiet_overflow_restores_on_error():
     with pytest.raises(KeyError), ops.quiet_overflow():
-        assert ops._quiet and np.geterr()["over"] == "ignore"
+        assert ops._quiet.get() and np.geterr()["over"] == "ignore"
         raise KeyError
-    assert not ops._quiet and np.geterr()["over"] == "warn"
+    assert not ops._quiet.get() and np.geterr()["over"] == "warn"
     with ops.quiet_overflow(), ops.quiet_overflow():
-        pass
-    assert not ops._quiet
+        assert ops._quiet.get()
+    assert not ops._quiet.get()
+
+
+def test_quiet_overflow_respects_what_you_asked_numpy_for():
+    """Under np.errstate(over="raise") a layer's overflow raises as before; the sigmoid's own is still silent."""
+    lstm = tg.nn.LSTM(3, 2)
+    lstm.load_state_dict({k: np.full(p.shape, 1e30, dtype=np.float32) for k, p in lstm.named_parameters()})
+    x = tg.Tensor(np.full((2, 1, 3), 1e10, dtype=np.float32))
+    with np.errstate(over="raise"):
+        with ops.quiet_overflow():
+            assert not ops._quiet.get() and np.geterr()["over"] == "raise"
+        with pytest.raises(FloatingPointError, match="overflow"):
+            lstm(x)
+        assert tg.Tensor(np.array([-1000.0], dtype=np.float32)).sigmoid().data[0] == 0
+
+
+def test_quiet_overflow_is_per_thread():
+    """Another thread's sigmoid still silences its own overflow while a layer runs (numpy's error state
+    is per thread, and so is the block's)."""
+    inside, done, seen = threading.Event(), threading.Event(), []
+
+    def layer_thread():
+        with ops.quiet_overflow():
+            inside.set()
+            done.wait(5)
+
+    t = threading.Thread(target=layer_thread)
+    t.start()
+    inside.wait(5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        seen.append(ops._quiet.get())
+        y = tg.Tensor(np.array([-1000.0], dtype=np.float32)).sigmoid()
+    done.set()
+    t.join()
+    assert seen == [False] and y.data[0] == 0 and not ops._quiet.get()
 
 
 def test_integer_indices_repeat_and_accumulate():
@@ -699,6 +735,32 @@ def test_a_function_of_your_own_may_write_into_its_gradient(size):
     x = tg.Tensor(np.ones(size), requires_grad=True)
     tg.apply(_DoublesInPlace, x).sum().backward()
     np.testing.assert_array_equal(x.grad, np.full(size, 2.0))
+
+
+class _DoublesIntoItself(tg.Function):
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, g):
+        g[...] *= 2  # item assignment: needs an array, even a 0-d one
+        return (g,)
+
+
+def test_stacked_numbers_hand_a_function_of_your_own_an_array():
+    """Stack's backward slices g into 0-d arrays (never numpy scalars), which a Function may write into."""
+    xs = [tg.Tensor(np.float32(k), requires_grad=True) for k in range(3)]
+    (tg.stack([tg.apply(_DoublesIntoItself, x) for x in xs]) * tg.Tensor(np.array([1.0, 2.0, 3.0]))).sum().backward()
+    assert [float(x.grad) for x in xs] == [2.0, 4.0, 6.0]
+
+
+def test_stack_errors_name_the_axis_range():
+    x = tg.Tensor(np.ones((2, 3)))
+    with pytest.raises(tg.OpError, match=r"axis 3 is out of range for stacking 2-D tensors \(valid: -3 to 2\)"):
+        tg.stack([x, x], axis=3)
+    with pytest.raises(tg.OpError, match="same shape"):
+        tg.stack([x, tg.Tensor(np.ones((3, 2)))])
+    with pytest.raises(tg.OpError, match="at least one"):
+        tg.stack([])
 
 
 @pytest.mark.parametrize(

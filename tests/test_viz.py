@@ -407,10 +407,12 @@ def test_a_reshape_after_the_steps_is_drawn_in_its_step():
     assert [step_of(n.scope)[-1] for n in reshapes] == ["t=0", "t=1", "t=2"]
 
 
-def test_reshaping_a_leaf_outside_the_steps_draws():
-    """Unsqueezed input leaves, gathered by tg.cat before a layer (a reshape of a leaf): found in review."""
+@pytest.mark.parametrize("gather", ["stack", "unsqueeze and cat"])
+def test_gathering_input_leaves_before_a_layer_draws(gather):
+    """Input leaves gathered before a layer, by tg.stack or as a reshape of each leaf and a cat: found in review."""
     xs = [tg.Tensor(np.ones((1, 3), dtype=np.float32) * t, name=f"x{t}", requires_grad=True) for t in range(3)]
-    out, _ = tg.nn.LSTM(3, 4, rng=np.random.default_rng(0))(tg.cat([x.unsqueeze(0) for x in xs]))
+    x = tg.stack(xs) if gather == "stack" else tg.cat([x.unsqueeze(0) for x in xs])
+    out, _ = tg.nn.LSTM(3, 4, rng=np.random.default_rng(0))(x)
     loss = out[-1].sum()
     loss.backward(retain_grads=True)
     for level in viz.LEVELS:

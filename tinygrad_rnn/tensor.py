@@ -2,7 +2,7 @@
 
 This file owns graph recording (`_apply`), the backward engine (`Tensor.backward`), grad mode
 (`no_grad`), scopes and names (used by the renderer), anomaly detection, and the composite ops
-built from the primitives of `ops.py` (sub, mean, softmax, log_softmax, stack, split, ...).
+built from the primitives of `ops.py` (sub, mean, softmax, log_softmax, split, ...).
 """
 
 from __future__ import annotations
@@ -593,7 +593,7 @@ def _index_arrays(idx):
 def _apply(fn_cls: type[ops.Function], *inputs: Tensor, **kwargs) -> Tensor:
     """Run one primitive: forward on the arrays, and record a graph node if a gradient is needed.
 
-    This is the general path (any number of inputs, options by keyword: cat, and Functions of
+    This is the general path (any number of inputs, options by keyword: cat, stack, and Functions of
     your own through `apply`). Per-op overhead decides the speed of small recurrent models, so the
     built-in ops of one and two tensors take the same steps in `_unary` and `_binary` below,
     without the argument handling. The three end with the same few lines on purpose: moving them

@@ -71,7 +71,13 @@ class _CellBase(Module):
         return gi, (self.weight_hh.T, None if fold_hidden_bias else self.bias_hh)
 
     def hidden_projection(self, h: Tensor, weights: tuple[Tensor, Tensor | None]) -> Tensor:
-        """h @ weight_hh.T + bias_hh: what the previous step contributes to every gate."""
+        """h @ weight_hh.T + bias_hh: what the previous step contributes to every gate.
+
+        The cells add the input's part after it, `hidden_projection(h) + gi`, the article's [h, x]
+        order. The order matters: backward visits an op's last input first, so it takes this
+        step's slice of the input projection before it goes down into the step before (and the
+        drawings, which follow backward's order, show the steps in order).
+        """
         weight_hh_t, bias_hh = weights
         gh = h @ weight_hh_t
         return gh + bias_hh if bias_hh is not None else gh

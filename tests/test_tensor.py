@@ -13,7 +13,7 @@ import pytest
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import ops
-from tinygrad_rnn.tensor import Tensor, detached_source
+from tinygrad_rnn.tensor import Tensor, cut_of
 
 
 def leaf(shape=(2, 3), seed=0, dtype=np.float64, name=None):
@@ -478,13 +478,13 @@ def test_detach_remembers_its_source_weakly():
     a = Tensor([1.0, 2.0], requires_grad=True)
     b = a * 2
     d = b.detach()
-    assert detached_source(d) is b._ctx
-    assert detached_source(a.detach()) is None  # a leaf has no graph to cut
+    assert cut_of(d)[0] is b._ctx
+    assert cut_of(a.detach()) is None  # a leaf has no graph to cut
     node = weakref.ref(b._ctx)
     del b
     gc.collect()
     assert node() is None  # the detached tensor does not keep the old graph alive
-    assert detached_source(d) is None
+    assert cut_of(d)[0] is None
 
 
 # -- the graph is made of Functions: what it keeps, and what it lets go --------------------------------

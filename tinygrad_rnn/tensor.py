@@ -773,12 +773,6 @@ def cut_of(t: Tensor) -> tuple[ops.Function | None, str | None] | None:
     return None if cut is None else (cut[0](), cut[1])
 
 
-def detached_source(t: Tensor) -> ops.Function | None:
-    """The graph node `t` was cut from, if `t` came from `.detach()` and that node is still alive."""
-    cut = cut_of(t)
-    return None if cut is None else cut[0]
-
-
 def carry_cut(source: Tensor, view: Tensor) -> Tensor:
     """Mark `view`, a slice of `source` taken without a graph, as detached too if `source` was.
 

@@ -257,12 +257,11 @@ def trace(*tensors: Tensor) -> Graph:
         nid = ids[item]
         if not item.is_leaf_node:
             kind, op, args, scope = "op", item.name, item.describe(), item.scope
+            source = item.parents[0]
             if op == "reshape" and step_of(scope) is None:  # h_t.unsqueeze(0) after a loop: drawn in h_t's step
-                source = item.parents[0]
                 scope = step_of(source.scope if source.is_leaf_node else scopes[source]) or scope
             scopes[item] = scope
             name, value, requires_grad = item.label, values.get(item, item.value), True
-            source = item.parents[0]
             if op == "transpose" and source.is_leaf_node and source.name:
                 args = f"{args} of {source.name}".strip()  # a layer transposes each weight once, for all steps
         else:

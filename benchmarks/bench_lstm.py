@@ -82,9 +82,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-x))  # exp may overflow to inf for x < -88 (float32): the result is still 0
 
 
-def lstm_forward(
-    x: np.ndarray, weight_ih, weight_hh, bias_ih, bias_hh, tuned: bool = True
-) -> tuple[np.ndarray, tuple]:
+def lstm_forward(x: np.ndarray, weight_ih, weight_hh, bias_ih, bias_hh, tuned: bool = True) -> tuple[np.ndarray, tuple]:
     """Run an LSTM over x (T, B, I) from a zero state; return the outputs h (T, B, H) and the cache for backward.
 
     PyTorch's equations and layout: the 4H rows of the weights are the gates i, f, g, o. With tuned=True

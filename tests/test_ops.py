@@ -234,6 +234,24 @@ OPS = [
         lambda x: torch.cat([p.tanh() * (i + 1.0) for i, p in enumerate(x.chunk(2, dim=0))], dim=0),
     ),
     Op(
+        "split_sizes_some_unused",  # pieces of listed sizes; one piece unused, one used twice
+        unary(shape=array_shapes(min_dims=2, max_dims=2, min_side=3, max_side=4)),
+        lambda x: (lambda a, b, c: tg.cat([a * c, c.exp()], axis=0))(*x.split([1, 1, x.shape[0] - 2], axis=0)),
+        lambda x: (lambda a, b, c: torch.cat([a * c, c.exp()], dim=0))(*x.split([1, 1, x.shape[0] - 2], dim=0)),
+    ),
+    Op(
+        "unbind",
+        unary(shape=array_shapes(min_dims=2, max_dims=3, max_side=3)),
+        lambda x: tg.stack([p * (i + 1.0) for i, p in enumerate(x.unbind(1))], axis=0),
+        lambda x: torch.stack([p * (i + 1.0) for i, p in enumerate(x.unbind(1))], dim=0),
+    ),
+    Op(
+        "iterate",  # for row in x: one unbind; the last row not used
+        unary(shape=array_shapes(min_dims=2, max_dims=2, min_side=2, max_side=4)),
+        lambda x: tg.stack([row.tanh() for row in list(x)[:-1]], axis=0),
+        lambda x: torch.stack([row.tanh() for row in list(x)[:-1]], dim=0),
+    ),
+    Op(
         "a_plus_a",  # the same tensor on both sides of an op, then the result twice again
         unary(),
         lambda a: (lambda b: b + b)(a + a) * a,
@@ -304,6 +322,6 @@ def test_every_primitive_has_a_row():
     primitives = {c.__name__.lower() for c in subclasses(ops.Function) if c.__module__ == ops.__name__}
     primitives.discard("_binary")
     covered = {"add", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigmoid", "relu", "matmul", "sum", "max"}
-    covered |= {"reshape", "transpose", "getitem", "cat", "stack"}
+    covered |= {"reshape", "transpose", "getitem", "cat", "stack", "split", "unbind"}
     assert primitives <= covered, f"primitives without a table row: {primitives - covered}"
     assert {"pow_int", "getitem", "cat", "max", "sum"} <= set(IDS)

@@ -13,7 +13,7 @@ import pytest
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import ops
-from tinygrad_rnn.tensor import Tensor, cut_of
+from tinygrad_rnn.tensor import Tensor, cut_of, topological_order
 
 
 def leaf(shape=(2, 3), seed=0, dtype=np.float64, name=None):
@@ -328,6 +328,99 @@ def test_split_chunk_stack_shapes():
     assert x.transpose(1, 0).shape == x.transpose((1, 0)).shape == x.T.shape == (8, 2)
 
 
+# -- ops with several outputs: split, chunk, unbind --------------------------------------------------
+
+
+def test_split_and_unbind_are_one_node_each():
+    x = leaf(shape=(3, 8))
+    pieces = x.chunk(4, axis=1)
+    assert len({p._ctx.node for p in pieces}) == 1 and [p._ctx.k for p in pieces] == [0, 1, 2, 3]
+    assert all(np.shares_memory(p.data, x.data) for p in pieces)  # views: nothing copied
+    loss = tg.stack([p * (k + 1.0) for k, p in enumerate(pieces)]).sum()
+    names = [fn.name for fn in topological_order(loss)]
+    assert names.count("split") == 1 and "getitem" not in names
+    rows = list(x)  # iterating is one unbind, as in PyTorch
+    assert len({r._ctx.node for r in rows}) == 1 and rows[2].shape == (8,)
+    assert [fn.name for fn in topological_order(rows[0].sum())] == ["sum", "unbind"]
+
+
+def test_pieces_gradients_are_joined_with_zeros_for_unused_pieces():
+    x = leaf(shape=(2, 6))
+    a, b, c = x.split([1, 2, 3], axis=1)  # b unused, c used twice
+    (a.sum() * 2.0 + (c * c).sum() + c.sum()).backward()
+    expected = np.zeros((2, 6), dtype=x.dtype)
+    expected[:, 0] = 2.0
+    expected[:, 3:] = 2 * x.data[:, 3:] + 1
+    np.testing.assert_allclose(x.grad, expected, rtol=1e-6)
+    y = leaf(shape=(3, 2))
+    y.unbind(0)[1].sum().backward()  # backward from a piece itself
+    np.testing.assert_array_equal(y.grad, [[0, 0], [1, 1], [0, 0]])
+
+
+def test_pieces_retain_grads_and_graph_is_released_and_freed():
+    x = leaf(shape=(2, 4))
+    a, b = x.chunk(2, axis=1)
+    loss = (a * 3.0).sum() + (b * b).sum()
+    loss.backward(retain_grads=True)
+    np.testing.assert_allclose(a.grad, np.full((2, 2), 3.0))
+    np.testing.assert_allclose(b.grad, 2 * b.data)
+    assert a.grad is a._ctx.grad and a.requires_grad and not a.is_leaf
+    with pytest.raises(tg.BackwardError, match="second time"):
+        loss.backward()
+    gc.collect()
+    gc.disable()
+    try:
+        x = leaf(shape=(2, 4))
+        pieces = x.chunk(2, axis=1)
+        y = (pieces[0] * pieces[1]).sum()
+        refs = [weakref.ref(y._ctx), weakref.ref(pieces[0]._ctx), weakref.ref(pieces[0]._ctx.node)]
+        y.backward()
+        del pieces, y
+        assert all(r() is None for r in refs), "a split's graph was not freed by reference counting"
+    finally:
+        gc.enable()
+
+
+def test_pieces_without_grad_are_plain_tensors_and_names_live_on_the_part():
+    x = Tensor(np.arange(6.0).reshape(2, 3))
+    rows = x.unbind(0)
+    assert all(r.is_leaf and not r.requires_grad for r in rows)
+    with tg.no_grad():
+        assert all(p.is_leaf for p in leaf(shape=(2, 4)).chunk(2, axis=1))
+    with tg.scope("gates"):
+        i, f = leaf(shape=(2, 4)).chunk(2, axis=1)
+    i.name = "i_pre"
+    assert (i.name, f.name, i.scope, i.shape) == ("i_pre", None, ("gates",), (2, 2))
+    assert "grad_fn=split" in repr(i)
+
+
+def test_split_unbind_errors_name_the_op():
+    x = leaf(shape=(2, 6))
+    with pytest.raises(tg.OpError, match=r"split: sizes \[2, 2\] must .* add up to the 6"):
+        x.split([2, 2], axis=1)
+    with pytest.raises(tg.OpError, match="split: sizes"):
+        x.split([8, -2], axis=1)
+    with pytest.raises(tg.OpError, match="split: split_size must be positive"):
+        x.split(0, axis=1)
+    with pytest.raises(tg.OpError, match="chunk: chunks must be positive"):
+        x.chunk(0)
+    for op in ("split", "chunk", "unbind"):
+        args = {"split": (2,), "chunk": (2,), "unbind": ()}[op]
+        with pytest.raises(tg.OpError, match=f"{op}: axis 2 is out of range for a tensor of shape \\(2, 6\\)"):
+            getattr(x, op)(*args, axis=2)
+    with pytest.raises(TypeError, match="0-d"):
+        iter(Tensor(1.0))
+
+
+def test_keep_values_and_detach_of_a_piece():
+    x = leaf(shape=(2, 4))
+    with tg.keep_values():
+        a, b = x.chunk(2, axis=1)
+    np.testing.assert_array_equal(a._ctx.node.value, x.data)  # the pieces hold the input's numbers
+    cut = a.detach()
+    assert cut_of(cut)[0] is a._ctx
+
+
 # -- scopes and names ---------------------------------------------------------------------------------
 
 
@@ -603,7 +696,7 @@ def test_matmul_gradient_mixes_with_other_contributions():
     m = w * 1.0  # an interior node: its gradient buffer is the engine's
     a, b = (tg.Tensor(rng.standard_normal((2, 3))) for _ in range(2))
     loss = (a @ m).sum() + (m * m).sum() + (b @ m).sum() + (m * 3.0).sum()
-    assert tg.gradcheck(lambda w: ((a @ w).sum() + (w * w).sum() + (b @ w).sum() + (w * 3.0).sum()), [w])
+    assert tg.gradcheck(lambda w: (a @ w).sum() + (w * w).sum() + (b @ w).sum() + (w * 3.0).sum(), [w])
     loss.backward()
     expected = a.data.T @ np.ones((2, 4)) + 2 * w.data + b.data.T @ np.ones((2, 4)) + 3.0
     np.testing.assert_allclose(w.grad, expected, rtol=1e-12)

@@ -232,6 +232,47 @@ def test_shared_weights_are_stubs_in_each_step():
     assert [e.dst for e in g.edges if e.src == leaf.id] == [w.id]  # one edge: into its transpose
 
 
+def test_a_split_is_one_node_feeding_each_gate_its_piece():
+    loss = sequence_loss("lstm", 3)
+    g = viz.view(loss)
+    into = g.parents()
+    splits = [n for n in g.nodes.values() if n.op == "split"]
+    assert [step_of(n.scope)[-1] for n in splits] == ["t=0", "t=1", "t=2"]
+    for n in splits:
+        assert n.shape == (1, 16) and [shape for _, shape in n.pieces] == [(1, 4)] * 4
+        outs = {g.nodes[e.dst].name: e.out for e in g.edges if e.src == n.id}
+        assert outs == {"i": 0, "f": 1, "g": 2, "o": 3}  # PyTorch's gate order
+    # its gradient is the pieces' gradients joined, as the engine's backward joins them
+    split_grad = splits[-1].grad
+    pieces = [g.nodes[e.dst] for e in g.edges if e.src == splits[-1].id]
+    assert split_grad is not None and split_grad.norm > 0
+    assert all(p.kind == "op" for p in pieces) and len(pieces) == 4 and into[splits[-1].id]
+    labels = [e.label for e in viz.view(loss, backward=True).edges]
+    assert any(re.fullmatch(r"\d+: ∂/∂\(\(h @ … \+ …\)\[\.\.\., 12:16\]\) = o·\(1 − o\)", s) for s in labels)
+    # a layer hands step t its piece of the input projection: one unbind, a stub of piece t in step t
+    (unbind,) = [n for n in g.nodes.values() if n.op == "unbind" and n.stub_of is None]
+    assert unbind.note == "a piece for each of 3 steps" and not g.consumers()[unbind.id]
+    stubs = [n for n in g.nodes.values() if n.stub_of == unbind.id]
+    assert [(step_of(n.scope)[-1], n.piece, n.shape) for n in stubs] == [(f"t={t}", t, (1, 16)) for t in range(3)]
+    dot = viz.draw(loss).source
+    assert "(x @ weight_ihᵀ + bias_ih + bias_hh)[2]" in dot  # step 2's stub
+
+
+def test_a_split_used_outside_the_steps_or_twice_draws():
+    x = tg.Tensor(np.arange(12.0).reshape(3, 4), requires_grad=True, name="x")
+    a, b = x.chunk(2, axis=1)
+    loss = (a * b + a).sum()
+    loss.backward(retain_grads=True)
+    g = viz.view(loss)
+    (split,) = [n for n in g.nodes.values() if n.op == "split"]
+    assert sorted(e.out for e in g.edges if e.src == split.id) == [0, 0, 1]
+    np.testing.assert_allclose(split.grad.norm, np.linalg.norm(np.concatenate([a.grad, b.grad], axis=1)), rtol=1e-6)
+    labels = [e.label for e in viz.view(loss, backward=True).edges if e.label]
+    assert any("∂/∂(x[..., 0:2]) = (x[..., 2:4])" in label for label in labels) and any(
+        "the pieces' g, joined" in label for label in labels
+    )
+
+
 def test_gathered_outputs_end_in_sinks():
     g = viz.view(sequence_loss("rnn", 4))
     (stack,) = [n for n in g.nodes.values() if n.op == "stack" and n.kind == "op"]
@@ -348,7 +389,7 @@ def test_detach_is_drawn_as_a_cut():
 
 
 def test_size_guard_switches_to_a_coarser_level():
-    loss = sequence_loss("lstm", 22)  # 437 nodes at op level
+    loss = sequence_loss("lstm", 28)  # 440 nodes at op level
     with pytest.warns(viz.GraphTooLargeWarning, match="max_nodes=None") as caught:
         g = viz.view(loss)
     assert g.level == "gate" and len(caught) == 1 and "'op'" in str(caught[0].message)

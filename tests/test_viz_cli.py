@@ -44,10 +44,10 @@ def test_render_options(tmp_path, capsys):
     layers = render(tmp_path, "lstm", "--layers", "2", "--level", "cell")[1]
     assert 'label="layer 0"' in layers and 'label="layer 1"' in layers
     capsys.readouterr()
-    code, source = render(tmp_path, "lstm", "--steps", "22")  # above 400 nodes at op level
+    code, source = render(tmp_path, "lstm", "--steps", "28")  # above 400 nodes at op level
     assert code == 0 and "gate level" in source
     assert "max_nodes=400" in capsys.readouterr().err
-    assert "op level" in render(tmp_path, "lstm", "--steps", "22", "--max-nodes", "0")[1]
+    assert "op level" in render(tmp_path, "lstm", "--steps", "28", "--max-nodes", "0")[1]
 
 
 def test_render_bad_input(tmp_path, capsys):

@@ -77,13 +77,15 @@ class Function:
         return self.saved is None
 
     def forward(self, *arrays: np.ndarray) -> np.ndarray:
+        """The output array (a Function with several outputs, like Split, returns a list of them)."""
         raise NotImplementedError
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
         """dL/d(inputs) from g = dL/d(output). The built-in ops compute new arrays from g and never
         write into it: g may be a read-only view (a large sum's gradient is a broadcast of one
         number) or an array another op also received. (A Function of your own, run through
-        tg.apply, is handed a copy it may write into.)"""
+        tg.apply, is handed a copy it may write into.) A Function with several outputs gets a
+        list, one gradient per output (None for an output no gradient reached)."""
         raise NotImplementedError
 
     def describe(self) -> str:
@@ -613,6 +615,131 @@ def _format_index(idx) -> str:
         else:
             parts.append(str(i))
     return ", ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ops with several outputs: one graph node, one tensor per piece
+# ---------------------------------------------------------------------------------------------
+
+
+class Part:
+    """Output k of a graph node that makes several tensors (Split, Unbind): what such a tensor's
+    `_ctx` is, as a one-output tensor's is its Function. (PyTorch calls k the output number.)
+
+    Backward never runs a Part: the gradient that reaches it goes into slot k of its node's list,
+    and the node runs once, with the whole list, after every consumer of every piece has sent its
+    gradient. A Part records what a drawing needs of its tensor (`label`, and `grad` after
+    backward(retain_grads=True)); scope, shape and dtype are its node's. It holds its node, never
+    the other way round, so a finished graph is still freed by reference counting alone.
+    """
+
+    __slots__ = ("node", "k", "label", "grad", "__weakref__")
+    is_leaf_node = True  # not scheduled by backward: it passes its gradient on to its node
+    requires_grad = True  # a Part exists only when its input required grad
+
+    def __init__(self, node: Function, k: int) -> None:
+        self.node, self.k, self.label, self.grad = node, k, None, None
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @property
+    def scope(self) -> tuple[str, ...]:
+        return self.node.scope
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.node.shapes[self.k]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.node.dtype
+
+
+def _one_axis(axis: int, ndim: int) -> int:
+    """axis as a number in 0..ndim-1 (negative counts from the end); AxisError if out of range."""
+    if not -ndim <= axis < ndim:
+        raise np.exceptions.AxisError(axis, ndim)
+    return axis % ndim
+
+
+def _grads_or_zeros(gs: list, shapes, dtype) -> list[np.ndarray]:
+    """The pieces' gradients, with zeros for a piece no gradient reached (an unused gate, say)."""
+    return [np.zeros(shape, dtype) if g is None else g for g, shape in zip(gs, shapes, strict=True)]
+
+
+class Split(Function):
+    """ys = the pieces of x along `axis`, of the given sizes (views: nothing is copied);
+    dx = the pieces' gradients joined back together: concatenate(g_0, g_1, ...).
+
+    One node for all the pieces, as PyTorch's chunk is: an LSTM step splits its gate
+    pre-activations into i, f, g, o with one op, and backward joins their four gradients in one
+    concatenate instead of adding four slices into a buffer of zeros.
+    """
+
+    def forward(self, x, sizes, axis):
+        self.axis = _one_axis(axis, x.ndim)
+        lead, start, ys = (slice(None),) * self.axis, 0, []
+        for n in sizes:
+            ys.append(x[lead + (slice(start, start + n),)])
+            start += n
+        if start != x.shape[self.axis]:
+            raise ValueError(f"sizes {list(sizes)} add up to {start}, not to the {x.shape[self.axis]} of axis {axis}")
+        self.sizes = tuple(sizes)
+        return ys
+
+    def backward(self, gs):
+        if any(g is None for g in gs):
+            gs = _grads_or_zeros(gs, self.shapes, self.dtype)
+        return (self.join(gs),)
+
+    def join(self, pieces: list[np.ndarray]) -> np.ndarray:
+        """The pieces put back together: the inverse of forward."""
+        return np.concatenate(pieces, axis=self.axis)
+
+    def piece(self, k: int) -> str:
+        """Where output k comes from in the input, as an index ('..., 4:8')."""
+        start = sum(self.sizes[:k])
+        span = f"{start}:{start + self.sizes[k]}"
+        return ", ".join([":"] * self.axis + [span]) if self.axis < len(self.shape) - 1 else f"..., {span}"
+
+    def describe(self):
+        return f"sizes={list(self.sizes)}, axis={self.axis}"
+
+    def explain_error(self, arrays, err):
+        return f"split: {err} (tensor of shape {arrays[0].shape})"
+
+
+class Unbind(Function):
+    """ys = x[0], x[1], ... along `axis` (views, one axis fewer); dx = stack(g_0, g_1, ...).
+
+    A recurrent layer projects the input of all T steps in one matmul and hands step t its piece:
+    one node for the T pieces, and one stack of their gradients in backward.
+    """
+
+    def forward(self, x, axis=0):
+        self.axis = _one_axis(axis, x.ndim)
+        return list(np.moveaxis(x, self.axis, 0))  # iterating gives views
+
+    def backward(self, gs):
+        if any(g is None for g in gs):
+            gs = _grads_or_zeros(gs, self.shapes, self.dtype)
+        return (self.join(gs),)
+
+    def join(self, pieces: list[np.ndarray]) -> np.ndarray:
+        """The pieces put back together: the inverse of forward."""
+        return np.stack(pieces, axis=self.axis)
+
+    def piece(self, k: int) -> str:
+        """Where output k comes from in the input, as an index ('3' or ':, 3')."""
+        return ", ".join([":"] * self.axis + [str(k)])
+
+    def describe(self):
+        return f"axis={self.axis}"
+
+    def explain_error(self, arrays, err):
+        return f"unbind: {err} (tensor of shape {arrays[0].shape})"
 
 
 class Stack(Function):

@@ -14,7 +14,7 @@ from weakref import WeakKeyDictionary, ref
 import numpy as np
 
 from . import ops
-from .ops import IndexedGrad, MatmulGrad
+from .ops import IndexedGrad, MatmulGrad, Part
 
 _LAZY = (IndexedGrad, MatmulGrad)  # gradients kept in a cheaper form until needed as arrays
 
@@ -310,11 +310,18 @@ class Tensor:
             else:
                 _add_into(self.grad, g)
             return
+        if type(root) is Part:  # one piece of a split: start at its node, with g in the piece's slot
+            if retain_grads:
+                root.grad = _fresh_copy(g, data.dtype) if root.grad is None else _add_into(root.grad, g)
+            slots = [None] * len(root.node.shapes)
+            slots[root.k] = g
+            root, g = root.node, slots
         # Kahn's algorithm over the graph's nodes (the Functions), as in topological_order() below
         # but fused with the gradient work: a node is ready once every consumer has sent its gradient.
         consumers = _count_consumers(root)
-        grads: dict[ops.Function, np.ndarray | IndexedGrad] = {root: g}
-        summed: set[ops.Function] = set()  # nodes whose entry in grads is a buffer this backward made
+        # A node's gradient so far; for a node with several outputs, a list with one slot per output.
+        grads: dict[ops.Function, Grad | list] = {root: g}
+        summed: set = set()  # nodes (and Parts) whose gradient is a buffer this backward made
         weight_factors: dict[Tensor, MatmulGrad] = {}  # leaves used as a matmul's right operand
         ready = [root]
         while ready:
@@ -324,9 +331,11 @@ class Tensor:
             g = grads.pop(fn, None)
             if type(g) in _LAZY:
                 g = g.dense()  # gradients kept lazily (a slice's, a shared weight's) become arrays
+            elif type(g) is list:  # a node with several outputs: one gradient per output
+                g = [x.dense() if type(x) in _LAZY else x for x in g]
             parents = fn.parents
             parent_grads = fn.backward(g) if g is not None else (None,) * len(parents)
-            if retain_grads and g is not None:  # what the tensor's .grad reads (see _OpTensor)
+            if retain_grads and g is not None and type(g) is not list:  # what the tensor's .grad reads
                 if fn.grad is None:
                     fn.grad = np.array(g, dtype=fn.dtype)  # a copy of our own (0-d stays an array)
                 else:
@@ -338,7 +347,14 @@ class Tensor:
             # Built-in ops return one gradient per input; apply() checks that for Functions of your own.
             for p, pg in zip(parents, parent_grads):  # noqa: B905 (strict=True costs 0.1 us per node)
                 if p.is_leaf_node:  # a leaf tensor: nothing runs after it, so accumulate right away
-                    if pg is not None and p.requires_grad:
+                    if type(p) is Part:  # or one piece of a split: its gradient goes to its node's slot
+                        _into_slot(p, pg, grads, summed, retain_grads)
+                        node = p.node
+                        n = consumers[node] - 1
+                        consumers[node] = n
+                        if n == 0:
+                            ready.append(node)
+                    elif pg is not None and p.requires_grad:
                         if type(pg) is MatmulGrad:  # a weight's factors: summed at the end, in one product
                             if p in weight_factors:
                                 weight_factors[p].merge(pg)
@@ -428,8 +444,10 @@ class Tensor:
         )
 
     def __iter__(self) -> Iterator[Tensor]:
-        for i in range(len(self)):
-            yield self[i]
+        """The slices along the first axis, made by one op (`unbind`), as in PyTorch."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
@@ -525,29 +543,43 @@ class Tensor:
         return self.reshape(shape)
 
     def split(self, split_size_or_sections, axis: int = 0) -> list[Tensor]:
-        """Pieces of `split_size` along `axis` (the last may be smaller), or of the listed sizes."""
-        n = self.shape[axis]
+        """Pieces of `split_size` along `axis` (the last may be smaller), or of the listed sizes.
+
+        One op makes all the pieces (a graph node with several outputs, as PyTorch's split);
+        its backward joins the pieces' gradients back together.
+        """
+        n = self.shape[self._axis("split", axis)]
         if isinstance(split_size_or_sections, (int, np.integer)):
             if split_size_or_sections <= 0:
                 raise OpError(f"split: split_size must be positive, got {split_size_or_sections}")
             sizes = [min(split_size_or_sections, n - s) for s in range(0, n, split_size_or_sections)]
         else:
-            sizes = list(split_size_or_sections)
-            if sum(sizes) != n:
+            sizes = [int(size) for size in split_size_or_sections]
+            if sum(sizes) != n or min(sizes, default=0) < 0:
                 raise OpError(
-                    f"split: sizes {sizes} add up to {sum(sizes)}, not to the {n} of axis {axis} of {self.shape}"
+                    f"split: sizes {sizes} must be at least 0 and add up to the {n} of axis {axis} of {self.shape}"
                 )
-        pieces, start = [], 0
-        lead = (slice(None),) * (axis % self.ndim)
-        for size in sizes:
-            pieces.append(self[lead + (slice(start, start + size),)])
-            start += size
-        return pieces
+        return _apply_parts(ops.Split, self, tuple(sizes), axis)
 
     def chunk(self, chunks: int, axis: int = 0) -> list[Tensor]:
         """`chunks` pieces of equal size along `axis` (the last smaller if it does not divide)."""
-        n = self.shape[axis]
-        return self.split(-(-n // chunks), axis=axis)
+        if chunks <= 0:
+            raise OpError(f"chunk: chunks must be positive, got {chunks}")
+        n = self.shape[self._axis("chunk", axis)]
+        return self.split(max(-(-n // chunks), 1), axis=axis)
+
+    def unbind(self, axis: int = 0) -> list[Tensor]:
+        """The slices along `axis`, each with that axis removed: x.unbind(0) is [x[0], x[1], ...],
+        made by one op (one graph node), whose backward stacks the slices' gradients."""
+        self._axis("unbind", axis)
+        return _apply_parts(ops.Unbind, self, axis)
+
+    def _axis(self, op: str, axis: int) -> int:
+        if not isinstance(axis, (int, np.integer)) or not -self.ndim <= axis < self.ndim:
+            raise OpError(
+                f"{op}: axis {axis!r} is out of range for a tensor of shape {self.shape}{_scope_suffix(_scope)}"
+            )
+        return int(axis)
 
 
 class _OpTensor(Tensor):
@@ -666,6 +698,32 @@ def _binary(fn_cls: type[ops.Function], a: Tensor, b: Tensor) -> Tensor:
     return t
 
 
+def _apply_parts(fn_cls: type[ops.Function], a: Tensor, *args) -> list[Tensor]:
+    """`_unary` for an op with several outputs (split, unbind): one graph node, and one tensor per
+    output, whose `_ctx` is an ops.Part saying which output of the node it is."""
+    fn = fn_cls()
+    try:
+        outs = fn.forward(a.data, *args)
+    except (ValueError, IndexError, TypeError) as err:
+        raise OpError(fn.explain_error((a.data,), err) + _scope_suffix(_scope)) from None
+    if _anomaly:
+        _check_finite(fn, outs, "forward", _scope, (a,))
+    if not (_grad_enabled and a.requires_grad):
+        return [Tensor._make(out) for out in outs]
+    fn.needs_input_grad = (True,)
+    fn.parents = (a if a._ctx is None else a._ctx,)
+    fn.scope, fn.shape, fn.dtype = _scope, a.data.shape, a.data.dtype  # the pieces hold x's numbers
+    fn.shapes = tuple([out.shape for out in outs])
+    if _keep_values:
+        fn.value = a.data
+    tensors = []
+    for k, out in enumerate(outs):
+        t = _new_tensor(_OpTensor)
+        t.data, t._ctx = out, Part(fn, k)
+        tensors.append(t)
+    return tensors
+
+
 Grad = np.ndarray | IndexedGrad | MatmulGrad  # a gradient, maybe kept lazily (see ops.py)
 
 
@@ -715,11 +773,32 @@ def _sum(a: Grad, b: Grad, dtype: np.dtype) -> np.ndarray | MatmulGrad:
     return out
 
 
+def _into_slot(p: Part, pg: Grad | None, grads: dict, summed: set, retain_grads: bool) -> None:
+    """Add pg, the gradient of one piece of a split, into its node's list of gradients."""
+    if pg is None:
+        return
+    node = p.node
+    slots = grads.get(node)
+    if slots is None:
+        slots = grads[node] = [None] * len(node.shapes)
+    prev = slots[p.k]
+    if prev is None:
+        slots[p.k] = pg
+    elif p in summed:
+        slots[p.k] = _add_into(prev, pg)
+    else:
+        slots[p.k] = _sum(prev, pg, node.dtype)
+        summed.add(p)
+    if retain_grads:
+        p.grad = _fresh_copy(pg, node.dtype) if p.grad is None else _add_into(p.grad, pg)
+
+
 def _count_consumers(root: ops.Function) -> dict[ops.Function, int]:
     """For every node below `root`: how many graph edges consume it (leaves are not counted).
 
     Backward runs a node once this count has dropped to zero, i.e. after every consumer has sent
-    its gradient: Kahn's topological order, with an explicit stack instead of recursion.
+    its gradient: Kahn's topological order, with an explicit stack instead of recursion. An edge
+    into a piece of a split (a Part) counts for the split's node.
     """
     consumers: dict[ops.Function, int] = {}
     stack = [root]
@@ -732,12 +811,15 @@ def _count_consumers(root: ops.Function) -> dict[ops.Function, int]:
                 "backward if you need to run it twice."
             )
         for p in fn.parents:
-            if not p.is_leaf_node:  # leaves are not scheduled: they only accumulate
-                if p in consumers:
-                    consumers[p] += 1
-                else:
-                    consumers[p] = 1
-                    stack.append(p)
+            if p.is_leaf_node:  # leaves are not scheduled: they only accumulate
+                if type(p) is not Part:
+                    continue
+                p = p.node
+            if p in consumers:
+                consumers[p] += 1
+            else:
+                consumers[p] = 1
+                stack.append(p)
     return consumers
 
 
@@ -751,13 +833,16 @@ def topological_order(root: Tensor) -> list[ops.Function]:
     """
     if root._ctx is None:
         return []
-    consumers = _count_consumers(root._ctx)
+    start = root._ctx.node if type(root._ctx) is Part else root._ctx
+    consumers = _count_consumers(start)
     order: list[ops.Function] = []
-    ready = [root._ctx]
+    ready = [start]
     while ready:
         fn = ready.pop()
         order.append(fn)
         for p in fn.parents:
+            if type(p) is Part:
+                p = p.node
             if not p.is_leaf_node:
                 n = consumers[p] - 1
                 consumers[p] = n

@@ -1,6 +1,6 @@
 """Recurrent cells and sequence layers, written with the engine's primitive ops only.
 
-Every cell is matmul, add, slicing, sigmoid, tanh and mul: its whole graph can be drawn and its
+Every cell is matmul, add, split, sigmoid, tanh and mul: its whole graph can be drawn and its
 gradients are the engine's own. Parameter names, shapes, gate order and initialisation are
 PyTorch's (`weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`; gates stacked along the first axis),
 so a torch.nn.LSTMCell / LSTM state_dict converted to numpy loads unchanged.
@@ -8,8 +8,9 @@ so a torch.nn.LSTMCell / LSTM state_dict converted to numpy loads unchanged.
 A cell splits its work in two: `projections`, what does not depend on the past, and `recur`, what does. A
 cell's forward does both. A sequence layer does the first part once for the whole sequence: the
 input projection of all T steps in one matmul (with bias_hh folded into it, where the equations
-allow), and `weight_hh.T` once; then it calls `recur` T times, which is all that must be
-sequential. (The same primitive ops either way, fewer of them per step.)
+allow), and `weight_hh.T` once; then it hands step t its piece of the projection (one `unbind`
+for all T steps) and calls `recur` T times, which is all that must be sequential. (The same
+primitive ops either way, fewer of them per step.)
 
 Shapes: B batch, I input_size, H hidden_size, T time steps; x (B, I), h and c (B, H).
 """
@@ -82,10 +83,10 @@ class _CellBase(Module):
         gh = h @ weight_hh_t
         return gh + bias_hh if bias_hh is not None else gh
 
-    def gate(self, gates: Tensor, k: int) -> Tensor:
-        """Block k of the stacked gate pre-activations (gates (..., n_gates*H) -> (..., H))."""
-        H = self.hidden_size
-        return gates[..., k * H : (k + 1) * H]
+    def split_gates(self, gates: Tensor) -> list[Tensor]:
+        """The stacked gate pre-activations (..., n_gates*H) as n_gates blocks (..., H), in order:
+        one op (a `split`), whose backward joins the blocks' gradients back together."""
+        return gates.chunk(self.n_gates, axis=-1)
 
     def zero_state(self, batch_shape: tuple[int, ...], dtype=np.float32) -> Tensor:
         return zeros((*batch_shape, self.hidden_size), dtype=dtype)
@@ -147,28 +148,28 @@ class LSTMCell(_CellBase):
     def recur(self, gi: Tensor, state: tuple[Tensor, Tensor], weights: tuple[Tensor, Tensor | None]):
         """One step from the input projection gi and the state (h, c) -> the new (h, c)."""
         h, c_prev = state
-        gates = self.hidden_projection(h, weights) + gi
-        i, f, g = self.write_gates(gates, c_prev)
+        pre = self.split_gates(self.hidden_projection(h, weights) + gi)  # the gates' pre-activations
+        i, f, g = self.write_gates(pre, c_prev)
         with scope("cell_state"):
             c = _named(f * c_prev + i * g, "c")
         with scope("output_gate"):
-            o = _named(self.output_gate(gates, c), "o")
+            o = _named(self.output_gate(pre, c), "o")
             h = _named(o * c.tanh(), "h")
         return h, c
 
-    def write_gates(self, gates: Tensor, c_prev: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def write_gates(self, pre: list[Tensor], c_prev: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """i, f, g: what to write, what to keep, and the candidate. The variants change this step."""
         with scope("input_gate"):
-            i = _named(self.gate(gates, 0).sigmoid(), "i")
+            i = _named(pre[0].sigmoid(), "i")
         with scope("forget_gate"):
-            f = _named(self.gate(gates, 1).sigmoid(), "f")
+            f = _named(pre[1].sigmoid(), "f")
         with scope("candidate"):
-            g = _named(self.gate(gates, 2).tanh(), "g")
+            g = _named(pre[2].tanh(), "g")
         return i, f, g
 
-    def output_gate(self, gates: Tensor, c: Tensor) -> Tensor:
+    def output_gate(self, pre: list[Tensor], c: Tensor) -> Tensor:
         """o, from the gate pre-activations (and, for peepholes, the new cell state c)."""
-        return self.gate(gates, 3).sigmoid()
+        return pre[3].sigmoid()
 
 
 class PeepholeLSTMCell(LSTMCell):
@@ -191,17 +192,17 @@ class PeepholeLSTMCell(LSTMCell):
         self.weight_cf = Parameter(init.uniform((hidden_size,), k, rng), name="weight_cf")
         self.weight_co = Parameter(init.uniform((hidden_size,), k, rng), name="weight_co")
 
-    def write_gates(self, gates: Tensor, c_prev: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def write_gates(self, pre: list[Tensor], c_prev: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         with scope("input_gate"):
-            i = _named((self.gate(gates, 0) + self.weight_ci * c_prev).sigmoid(), "i")
+            i = _named((pre[0] + self.weight_ci * c_prev).sigmoid(), "i")
         with scope("forget_gate"):
-            f = _named((self.gate(gates, 1) + self.weight_cf * c_prev).sigmoid(), "f")
+            f = _named((pre[1] + self.weight_cf * c_prev).sigmoid(), "f")
         with scope("candidate"):
-            g = _named(self.gate(gates, 2).tanh(), "g")
+            g = _named(pre[2].tanh(), "g")
         return i, f, g
 
-    def output_gate(self, gates: Tensor, c: Tensor) -> Tensor:
-        return (self.gate(gates, 3) + self.weight_co * c).sigmoid()
+    def output_gate(self, pre: list[Tensor], c: Tensor) -> Tensor:
+        return (pre[3] + self.weight_co * c).sigmoid()
 
 
 class CoupledLSTMCell(LSTMCell):
@@ -215,17 +216,17 @@ class CoupledLSTMCell(LSTMCell):
 
     n_gates = 3
 
-    def write_gates(self, gates: Tensor, c_prev: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def write_gates(self, pre: list[Tensor], c_prev: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         with scope("forget_gate"):
-            f = _named(self.gate(gates, 0).sigmoid(), "f")
+            f = _named(pre[0].sigmoid(), "f")
         with scope("input_gate"):
             i = _named(1.0 - f, "i")
         with scope("candidate"):
-            g = _named(self.gate(gates, 1).tanh(), "g")
+            g = _named(pre[1].tanh(), "g")
         return i, f, g
 
-    def output_gate(self, gates: Tensor, c: Tensor) -> Tensor:
-        return self.gate(gates, 2).sigmoid()
+    def output_gate(self, pre: list[Tensor], c: Tensor) -> Tensor:
+        return pre[2].sigmoid()
 
 
 class GRUCell(_CellBase):
@@ -245,13 +246,14 @@ class GRUCell(_CellBase):
     folds_hidden_bias = False  # b_hn sits inside r * (W_hn h + b_hn)
 
     def recur(self, gi: Tensor, h: Tensor, weights: tuple[Tensor, Tensor | None]) -> Tensor:
-        gh = self.hidden_projection(h, weights)
+        h_r, h_z, h_n = self.split_gates(self.hidden_projection(h, weights))
+        x_r, x_z, x_n = self.split_gates(gi)
         with scope("reset_gate"):
-            r = _named((self.gate(gh, 0) + self.gate(gi, 0)).sigmoid(), "r")
+            r = _named((h_r + x_r).sigmoid(), "r")
         with scope("update_gate"):
-            z = _named((self.gate(gh, 1) + self.gate(gi, 1)).sigmoid(), "z")
+            z = _named((h_z + x_z).sigmoid(), "z")
         with scope("candidate"):
-            n = _named((r * self.gate(gh, 2) + self.gate(gi, 2)).tanh(), "n")
+            n = _named((r * h_n + x_n).tanh(), "n")
         with scope("hidden"):
             h = _named((1.0 - z) * n + z * h, "h")
         return h
@@ -337,9 +339,9 @@ class _RecurrentLayer(Module):
                 gi, weights = cell.projections(x, fold_hidden_bias=cell.folds_hidden_bias)  # once for all T steps
                 state = states[k]
                 outputs = []
-                for t in range(x.shape[0]):
+                for t, gi_t in enumerate(gi.unbind(0)):  # step t's piece of the projection
                     with scope(f"t={t}"):
-                        state = cell.recur(gi[t], state, weights)
+                        state = cell.recur(gi_t, state, weights)
                     outputs.append(state[0] if self.has_cell_state else state)
                 x = stack(outputs, axis=0)
                 finals.append(state)

@@ -22,6 +22,7 @@ from weakref import WeakKeyDictionary
 import numpy as np
 
 from ..nn.module import Parameter
+from ..ops import Part
 from ..tensor import Tensor, cut_of
 
 STEP_PREFIX = "t="
@@ -102,7 +103,10 @@ class Node:
     value: Summary | None = None
     grad: Summary | None = None  # None when no gradient was stored (no backward, or no retain_grads)
     requires_grad: bool = False
+    # an op with several outputs (split, unbind): for each output, its index into the input and its shape
+    pieces: tuple[tuple[str, tuple[int, ...]], ...] = ()
     stub_of: str | None = None  # a stub (or sink): the id of the node outside the steps it stands for
+    piece: int | None = None  # a stub of one output of an op with several (a step's piece of an unbind): which
     members: tuple[str, ...] = ()  # the traced nodes this node stands for (just itself at op level)
     note: str = ""  # an extra line for the label, e.g. 'shared by 3 steps'
     lane: str = ""  # the state lane it is on ('c', the cell state): drawn as a straight line through the steps
@@ -119,6 +123,7 @@ class Edge:
     arg: int = 0
     order: int | None = None  # when backward runs this edge (1 = first); None if no gradient flows on it
     label: str = ""
+    out: int | None = None  # which output of src flows, when src is an op with several (split, unbind)
     focus: bool | None = None
 
 
@@ -215,14 +220,32 @@ class Graph:
         return merge(root)
 
 
+def _node(p):
+    """A graph item, or for one output of an op with several (an ops.Part), that op's node."""
+    return p.node if type(p) is Part else p
+
+
 def _item(t: Tensor):
     """What stands for a tensor in the engine's graph: the Function that made it, or the leaf itself."""
-    return t if t._ctx is None else t._ctx
+    return t if t._ctx is None else _node(t._ctx)
 
 
 def _parents(item) -> tuple:
     """The graph items an item was computed from (a leaf tensor has none)."""
-    return () if item.is_leaf_node else item.parents
+    return () if item.is_leaf_node else tuple([_node(p) for p in item.parents])
+
+
+def _pieces(item, parts: dict) -> tuple[tuple, np.ndarray | None]:
+    """For an op with several outputs: each output's (index, shape), and its gradient as one array
+    (the outputs' gradients joined, as its backward joins them) if backward kept any."""
+    shapes = getattr(item, "shapes", None)
+    if shapes is None:
+        return (), item.grad
+    pieces = tuple((item.piece(k), shape) for k, shape in enumerate(shapes))
+    grads = [getattr(parts.get((item, k)), "grad", None) for k in range(len(shapes))]
+    if all(g is None for g in grads):
+        return pieces, None
+    return pieces, item.join([np.zeros(s, item.dtype) if g is None else g for g, s in zip(grads, shapes, strict=True)])
 
 
 def trace(*tensors: Tensor) -> Graph:
@@ -235,20 +258,30 @@ def trace(*tensors: Tensor) -> Graph:
     Nodes come in forward order (each after its inputs, see `_forward_order`), which is also the
     order the DOT text lists them in: the same graph built twice gives the same model. A leaf that
     came from `.detach()` gets a "cut" edge from the node it was cut from, while that node is alive.
+    An op with several outputs (split, unbind) is one node, like any op; each edge out of it says
+    which output it carries (`Edge.out`), and the node lists its outputs (`Node.pieces`).
     """
     if not tensors:
         raise ValueError("trace: give at least one tensor to draw")
     for k, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"trace: argument {k} is a {type(t).__name__}, not a Tensor")
-    values = {_item(t): t.data for t in tensors}  # the drawn tensors' own values are at hand
+    # the drawn tensors' own values are at hand (not a piece's: its node stands for all the pieces)
+    values = {_item(t): t.data for t in tensors if type(t._ctx) is not Part}
     order = _forward_order(tuple(_item(t) for t in tensors))
     ids = {item: f"n{k}" for k, item in enumerate(order)}
     nodes: dict[str, Node] = {}
     edges: list[Edge] = []
     used_in: dict[Tensor, list[tuple[str, ...]]] = {}  # leaf -> the scopes of its consumers
+    parts: dict = {}  # (node, k) -> the Part standing for output k of an op with several outputs
     for item in order:
-        for k, p in enumerate(_parents(item)):
+        if item.is_leaf_node:
+            continue
+        for k, p in enumerate(item.parents):
+            if type(p) is Part:
+                parts[(p.node, p.k)] = p
+                edges.append(Edge(ids[p.node], ids[item], arg=k, out=p.k))
+                continue
             edges.append(Edge(ids[p], ids[item], arg=k))
             if p.is_leaf_node:
                 used_in.setdefault(p, []).append(item.scope)
@@ -257,18 +290,20 @@ def trace(*tensors: Tensor) -> Graph:
         nid = ids[item]
         if not item.is_leaf_node:
             kind, op, args, scope = "op", item.name, item.describe(), item.scope
-            source = item.parents[0]
+            source = _node(item.parents[0])
             if op == "reshape" and step_of(scope) is None:  # h_t.unsqueeze(0) after a loop: drawn in h_t's step
                 scope = step_of(source.scope if source.is_leaf_node else scopes[source]) or scope
             scopes[item] = scope
             name, value, requires_grad = item.label, values.get(item, item.value), True
             if op == "transpose" and source.is_leaf_node and source.name:
                 args = f"{args} of {source.name}".strip()  # a layer transposes each weight once, for all steps
+            pieces, grad = _pieces(item, parts)
         else:
             kind = "param" if isinstance(item, Parameter) else "input" if item.requires_grad else "const"
             op, args = "", ""
             scope = common_prefix(used_in[item]) if item in used_in else item.scope
             name, value, requires_grad = item.name, item.data, item.requires_grad
+            pieces, grad = (), item.grad
         nodes[nid] = Node(
             id=nid,
             kind=kind,
@@ -279,8 +314,9 @@ def trace(*tensors: Tensor) -> Graph:
             shape=tuple(item.shape),
             dtype=str(item.dtype),
             value=Summary.of(value),
-            grad=Summary.of(item.grad),
+            grad=Summary.of(grad),
             requires_grad=requires_grad,
+            pieces=pieces,
             members=(nid,),
         )
     for item in order:
@@ -288,6 +324,8 @@ def trace(*tensors: Tensor) -> Graph:
         if cut is None:
             continue
         source, label = cut
+        value = None if source is None or type(source) is Part else source.value
+        source = None if source is None else _node(source)
         if source is not None and source in ids:
             edges.append(Edge(ids[source], ids[item], kind="cut"))
         else:  # cut from a graph we are not drawing (the previous chunk), alive or already freed
@@ -299,7 +337,7 @@ def trace(*tensors: Tensor) -> Graph:
                 name=label,
                 shape=tuple(item.shape),
                 dtype=str(item.dtype),
-                value=Summary.of(source.value if source is not None else None),
+                value=Summary.of(value),
                 members=(ghost,),
                 note="in the previous chunk",
             )
@@ -339,7 +377,7 @@ def _forward_order(roots: tuple) -> list:
     for item in reversed(backwards):
         if item.is_leaf_node:
             continue
-        for p in item.parents:
+        for p in _parents(item):
             if p.is_leaf_node and p not in placed:
                 placed.add(p)
                 order.append(p)

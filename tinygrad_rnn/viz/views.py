@@ -90,13 +90,15 @@ LOCAL_DERIVATIVES = {
     "getitem": ("g placed at {args}",),
     "cat": ("slice {k} of g",),
     "stack": ("slice {k} of g",),
+    "split": ("the pieces' g, joined",),
+    "unbind": ("the pieces' g, stacked",),
 }
 
 
 def local_derivative(g: Graph, e: Edge, into: dict[str, list[Edge]]) -> str:
     """'∂/∂a = b' for the edge a -> (a * b): what the op multiplies the incoming gradient by."""
     dst = g.nodes[e.dst]
-    ins = [_short(g, p.src, into) for p in into[e.dst]]
+    ins = [_short(g, p, into) for p in into[e.dst]]
     names = {"a": ins[0], "b": ins[-1], "y": dst.name or "y", "k": e.arg, "args": dst.args}
     if dst.op == "pow":
         p = float(dst.args.removeprefix("p="))
@@ -107,10 +109,10 @@ def local_derivative(g: Graph, e: Edge, into: dict[str, list[Edge]]) -> str:
     return f"∂/∂{ins[e.arg]} = {table[min(e.arg, len(table) - 1)].format(**names)}"
 
 
-def _short(g: Graph, nid: str, into: dict[str, list[Edge]]) -> str:
-    """A tensor's name, or a short formula of it ('tanh(c)'), or at least its op ('getitem')."""
-    text = formula(g, nid, into, depth=2)
-    return g.nodes[nid].op if text == "…" else f"({text})" if " " in text else text
+def _short(g: Graph, e: Edge, into: dict[str, list[Edge]]) -> str:
+    """The name of the tensor edge e carries, or a short formula of it ('tanh(c)'), or at least its op ('getitem')."""
+    text = _input_formula(g, e, into, depth=2)
+    return g.nodes[e.src].op if text == "…" else f"({text})" if " " in text else text
 
 
 def backward_labels(g: Graph) -> Graph:
@@ -140,6 +142,24 @@ _INFIX = {"add": " + ", "mul": "·", "div": " / ", "matmul": " @ "}
 _CALL = {"sigmoid": "σ", "tanh": "tanh", "relu": "relu", "exp": "exp", "log": "log", "max": "max", "cat": "cat"}
 
 
+def wrapped(s: str) -> str:
+    return f"({s})" if " " in s else s
+
+
+def piece_formula(g: Graph, nid: str, k: int, into: dict[str, list[Edge]], depth: int = 3) -> str:
+    """The formula of output k of an op with several outputs (split, unbind): its input's, with
+    the piece's index ('(h @ weight_hhᵀ + …)[..., 4:8]')."""
+    whole = formula(g, into[nid][0].src, into, depth) if depth else "…"
+    return "…" if whole == "…" else f"{wrapped(whole)}[{g.nodes[nid].pieces[k][0]}]"
+
+
+def _input_formula(g: Graph, e: Edge, into: dict[str, list[Edge]], depth: int) -> str:
+    """The formula of what edge e carries: its source's, or the piece's it carries."""
+    if e.out is not None and g.nodes[e.src].pieces:
+        return piece_formula(g, e.src, e.out, into, depth)
+    return formula(g, e.src, into, depth)
+
+
 def formula(g: Graph, nid: str, into: dict[str, list[Edge]], depth: int = 3) -> str:
     """A short expression for a tensor: its name, or how it was computed ('x @ weight_ihᵀ + bias_ih').
 
@@ -154,12 +174,9 @@ def formula(g: Graph, nid: str, into: dict[str, list[Edge]], depth: int = 3) -> 
         return n.kind
     if depth == 0:
         return "…"
-    ins = [formula(g, e.src, into, depth - 1) for e in into[nid]]
+    ins = [_input_formula(g, e, into, depth - 1) for e in into[nid]]
     if all(s == "…" for s in ins):
         return "…"
-
-    def wrapped(s: str) -> str:
-        return f"({s})" if " " in s else s
 
     if n.op in _INFIX and len(ins) == 2:
         sep = _INFIX[n.op]
@@ -204,10 +221,19 @@ def share_stubs(g: Graph) -> Graph:
             continue
         users = _by_step(g, consumers[nid], steps)
         if len(users) >= 2:
-            nodes[nid] = replace(n, note=f"shared by {len(users)} steps")
+            # An op with several outputs whose every step reads one output of its own (a layer's
+            # unbind of its input projection) is not shared: each step's stub stands for its piece.
+            outs = [_outputs_read(g, nid, ids) for ids in users.values()] if n.pieces else []
+            own = bool(outs) and all(len(o) == 1 and None not in o for o in outs)
+            own = own and len(set().union(*outs)) == len(outs)
+            note = f"a piece for each of {len(users)} steps" if own else f"shared by {len(users)} steps"
+            nodes[nid] = replace(n, note=note)
             for j, ids in enumerate(users.values()):
                 scope = common_prefix([g.nodes[c].scope for c in ids])
                 stub = replace(n, id=f"{nid}_s{j}", scope=scope, stub_of=nid, value=None, grad=None, note="")
+                if own:
+                    (k,) = outs[j]
+                    stub = replace(stub, piece=k, shape=n.pieces[k][1])
                 before.setdefault(ids[0], []).append(stub)
                 redirect.update({(nid, c): stub.id for c in ids})
         feeders = _by_step(g, [e.src for e in into[nid]], steps)
@@ -231,6 +257,11 @@ def share_stubs(g: Graph) -> Graph:
         else:
             edges.append(replace(e, src=stub) if ordered[stub].kind != "sink" else replace(e, dst=stub))
     return _derive(g, ordered, edges)
+
+
+def _outputs_read(g: Graph, nid: str, consumers: list[str]) -> set[int | None]:
+    """Which outputs of node nid the given consumers read (None: nid has a single output)."""
+    return {e.out for e in g.edges if e.kind == "data" and e.src == nid and e.dst in consumers}
 
 
 def _by_step(g: Graph, ids: list[str], steps: list[tuple[str, ...]]) -> dict[tuple[str, ...], list[str]]:

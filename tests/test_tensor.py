@@ -381,6 +381,17 @@ def test_pieces_retain_grads_and_graph_is_released_and_freed():
         gc.enable()
 
 
+def test_a_piece_used_as_a_matmuls_weight_keeps_its_own_retained_grad():
+    x, h = leaf(shape=(4, 6)), leaf(shape=(2, 4), seed=1)
+    a, b = x.chunk(2, axis=1)
+    loss = (h @ a).sum() + ((h @ a) * 2.0).sum() + b.sum()  # a gets two matmul gradients, kept lazily
+    loss.backward(retain_grads=True)
+    expected_a = 3 * h.data.T @ np.ones((2, 3))
+    np.testing.assert_allclose(a.grad, expected_a, rtol=1e-6)
+    np.testing.assert_allclose(x.grad, np.concatenate([expected_a, np.ones((4, 3))], axis=1), rtol=1e-6)
+    assert not np.shares_memory(a.grad, x.grad)
+
+
 def test_pieces_without_grad_are_plain_tensors_and_names_live_on_the_part():
     x = Tensor(np.arange(6.0).reshape(2, 3))
     rows = x.unbind(0)

@@ -46,7 +46,8 @@ class Function:
     arrays unless its backward needs them (`save_for_backward`): a tensor nobody holds any more
     is freed during the forward pass, as in PyTorch, and a finished graph is freed by reference
     counting alone. `release()` drops the saved arrays after backward; the rest stays, so the
-    graph can still be drawn.
+    graph can still be drawn. (A Function with several outputs also records `shapes`, and each
+    of its tensors points to an ops.Part, which keeps that tensor's name and grad.)
     """
 
     parents: tuple  # Function | Tensor (a leaf) per input, set by tensor.py when it records the node
@@ -59,6 +60,7 @@ class Function:
     label: str | None = None  # the output tensor's name, if it was given one
     grad: np.ndarray | None = None  # the output tensor's gradient, kept by backward(retain_grads=True)
     value: np.ndarray | None = None  # the output tensor's value, kept inside tg.keep_values()
+    shapes: tuple[tuple[int, ...], ...] | None = None  # several outputs (Split, Unbind): each one's shape
 
     @property
     def name(self) -> str:

@@ -2,7 +2,7 @@
 
 This file owns graph recording (`_apply`), the backward engine (`Tensor.backward`), grad mode
 (`no_grad`), scopes and names (used by the renderer), anomaly detection, and the composite ops
-built from the primitives of `ops.py` (sub, mean, softmax, log_softmax, split, ...).
+built from the primitives of `ops.py` (sub, mean, softmax, log_softmax, chunk, ...).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from . import ops
 from .ops import IndexedGrad, MatmulGrad, Part
 
 _LAZY = (IndexedGrad, MatmulGrad)  # gradients kept in a cheaper form until needed as arrays
+_NOT_ARRAY = (*_LAZY, list)  # ... and the gradients of a node with several outputs, one per output
 
 # Engine state. Plain module globals: one graph recorder per process, read on every op.
 _grad_enabled = True
@@ -329,10 +330,11 @@ class Tensor:
             # No entry only if every consumer's Function returned None for it: no gradient reaches
             # it, but it still runs (with None everywhere) so that its parents' counts go down.
             g = grads.pop(fn, None)
-            if type(g) in _LAZY:
-                g = g.dense()  # gradients kept lazily (a slice's, a shared weight's) become arrays
-            elif type(g) is list:  # a node with several outputs: one gradient per output
-                g = [x.dense() if type(x) in _LAZY else x for x in g]
+            if type(g) in _NOT_ARRAY:  # one check on the common path: g is usually an array
+                if type(g) is list:  # a node with several outputs: one gradient per output
+                    g = [x.dense() if type(x) in _LAZY else x for x in g]
+                else:
+                    g = g.dense()  # gradients kept lazily (a slice's, a shared weight's) become arrays
             parents = fn.parents
             parent_grads = fn.backward(g) if g is not None else (None,) * len(parents)
             if retain_grads and g is not None and type(g) is not list:  # what the tensor's .grad reads
@@ -777,6 +779,8 @@ def _into_slot(p: Part, pg: Grad | None, grads: dict, summed: set, retain_grads:
     """Add pg, the gradient of one piece of a split, into its node's list of gradients."""
     if pg is None:
         return
+    if retain_grads and type(pg) in _LAZY:
+        pg = pg.dense()  # the piece keeps a copy of its gradient below, the slot this array
     node = p.node
     slots = grads.get(node)
     if slots is None:
@@ -789,7 +793,7 @@ def _into_slot(p: Part, pg: Grad | None, grads: dict, summed: set, retain_grads:
     else:
         slots[p.k] = _sum(prev, pg, node.dtype)
         summed.add(p)
-    if retain_grads:
+    if retain_grads:  # what the piece's .grad reads (see _OpTensor): an array of its own
         p.grad = _fresh_copy(pg, node.dtype) if p.grad is None else _add_into(p.grad, pg)
 
 

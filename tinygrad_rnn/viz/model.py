@@ -238,7 +238,7 @@ def _parents(item) -> tuple:
 def _pieces(item, parts: dict) -> tuple[tuple, np.ndarray | None]:
     """For an op with several outputs: each output's (index, shape), and its gradient as one array
     (the outputs' gradients joined, as its backward joins them) if backward kept any."""
-    shapes = getattr(item, "shapes", None)
+    shapes = item.shapes
     if shapes is None:
         return (), item.grad
     pieces = tuple((item.piece(k), shape) for k, shape in enumerate(shapes))

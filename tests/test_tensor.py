@@ -423,13 +423,49 @@ def test_split_unbind_errors_name_the_op():
         iter(Tensor(1.0))
 
 
+def test_a_failed_backward_from_a_piece_leaves_its_grad_alone():
+    x = leaf(shape=(2, 4))
+    a, b = x.chunk(2, axis=1)
+    g = np.ones((2, 2), dtype=x.dtype)
+    b.backward(g, retain_grads=True)
+    np.testing.assert_array_equal(b.grad, g)
+    with pytest.raises(tg.BackwardError, match="second time"):
+        b.backward(g, retain_grads=True)
+    np.testing.assert_array_equal(b.grad, g)  # unchanged, as a tensor's own grad would be
+
+
+def test_empty_axis_and_bad_axis_types():
+    x = leaf(shape=(0, 3))
+    assert [p.shape for p in x.chunk(2, axis=0)] == [(0, 3)]  # one empty piece, as in PyTorch
+    assert [p.shape for p in x.split(2, axis=0)] == [(0, 3)]
+    with pytest.raises(tg.OpError, match="chunk: axis must be an integer, got 1.0"):
+        x.chunk(2, axis=1.0)
+
+
+class _TwoOutputs(tg.Function):
+    def forward(self, x):
+        return [x, x * 2]
+
+    def backward(self, gs):
+        return (gs[0] + 2 * gs[1],)
+
+
+def test_apply_says_it_runs_functions_of_one_output():
+    with pytest.raises(tg.OpError, match="_twooutputs.forward must return one numpy array .* a list of 2"):
+        tg.apply(_TwoOutputs, leaf(shape=(3,)))
+
+
 def test_keep_values_and_detach_of_a_piece():
     x = leaf(shape=(2, 4))
     with tg.keep_values():
         a, b = x.chunk(2, axis=1)
     np.testing.assert_array_equal(a._ctx.node.value, x.data)  # the pieces hold the input's numbers
-    cut = a.detach()
-    assert cut_of(cut)[0] is a._ctx
+    node = a._ctx.node
+    cut = b.detach()
+    assert cut_of(cut)[0] is node and cut_of(cut)[2] == 1  # the node, and which of its outputs
+    del a, b
+    gc.collect()
+    assert cut_of(cut)[0] is node  # the node lives as long as something holds it, not the piece
 
 
 # -- scopes and names ---------------------------------------------------------------------------------

@@ -140,7 +140,11 @@ def test_every_step_is_drawn_identically(level):
         steps = list(by_step(viz.view(sequence_loss(kind, 5), level=level)).items())
 
         def signature(s, nodes):
-            return [(n.scope[len(s) :], n.kind, n.op, n.name) for n in nodes if n.kind != "const"]
+            step = s[-1].removeprefix("t=")  # a step's own piece of the layer's input, [k] in step k, is [t]
+            own = [(n.name or "").replace(f"[{step}]", "[t]") for n in nodes]
+            return [
+                (n.scope[len(s) :], n.kind, n.op, name) for n, name in zip(nodes, own, strict=True) if n.kind != "const"
+            ]
 
         middle = [signature(s, nodes) for s, nodes in steps[1:-1]]
         assert middle[0] and all(sig == middle[0] for sig in middle), kind
@@ -239,7 +243,7 @@ def test_a_split_is_one_node_feeding_each_gate_its_piece():
     splits = [n for n in g.nodes.values() if n.op == "split"]
     assert [step_of(n.scope)[-1] for n in splits] == ["t=0", "t=1", "t=2"]
     for n in splits:
-        assert n.shape == (1, 16) and [shape for _, shape in n.pieces] == [(1, 4)] * 4
+        assert n.shape == (1, 16) and [shape for _, shape, _ in n.pieces] == [(1, 4)] * 4
         outs = {g.nodes[e.dst].name: e.out for e in g.edges if e.src == n.id}
         assert outs == {"i": 0, "f": 1, "g": 2, "o": 3}  # PyTorch's gate order
     # its gradient is the pieces' gradients joined, as the engine's backward joins them
@@ -271,6 +275,39 @@ def test_a_split_used_outside_the_steps_or_twice_draws():
     assert any("∂/∂(x[..., 0:2]) = (x[..., 2:4])" in label for label in labels) and any(
         "the pieces' g, joined" in label for label in labels
     )
+
+
+def test_pieces_are_drawn_with_their_names_grads_and_cuts():
+    x = tg.Tensor(np.arange(12.0).reshape(2, 6), requires_grad=True, name="x")
+    rows = x.unbind(0)
+    a, b, c = rows[1].chunk(3)  # a piece of a piece
+    b.name = "b"
+    (b * c).sum().backward(retain_grads=True)
+    into = (g := viz.view((b * c).sum())).parents()
+    (mul,) = [n for n in g.nodes.values() if n.op == "mul"]
+    assert viz.views.formula(g, mul.id, into) == "b·(x[1][..., 4:6])"  # a piece of a piece
+    # a piece drawn by itself keeps its gradient (its node's is the pieces' joined)
+    drawn = viz.view(b)
+    (split,) = [n for n in drawn.nodes.values() if n.op == "split"]
+    assert split.grad is not None and split.grad.norm == pytest.approx(float(np.linalg.norm(b.grad)))
+    # a detached piece is drawn as a cut from its split, even once the piece itself is gone
+    with tg.keep_values():
+        p, q = x.chunk(2, axis=1)
+    d = p.detach()
+    del p
+    g = viz.view((q * d).sum())
+    (cut,) = [e for e in g.edges if e.kind == "cut"]
+    assert g.nodes[cut.src].op == "split" and cut.out == 0
+    g = viz.view(d)  # the split alive (q holds it) but not drawn: a ghost with the piece's value
+    (ghost,) = [n for n in g.nodes.values() if n.kind == "cut"]
+    assert ghost.value.lo == 0.0 and ghost.value.hi == 8.0  # columns 0..2 of x: 0, 1, 2, 6, 7, 8
+
+
+def test_rolled_views_name_each_steps_piece_t():
+    for level in viz.LEVELS:
+        dot = viz.draw(sequence_loss("lstm", 3), level=level, rolled=True).source
+        assert "(x @ weight_ihᵀ + bias_ih + bias_hh)[t]" in dot, level
+        assert "[2]" not in dot and "unbind(" not in dot, level
 
 
 def test_gathered_outputs_end_in_sinks():

@@ -50,8 +50,8 @@ class Function:
     of its tensors points to an ops.Part, which keeps that tensor's name and grad.)
     """
 
-    parents: tuple  # Function | Tensor (a leaf) per input, set by tensor.py when it records the node
-    is_leaf_node = False  # tells a node from a leaf Tensor among parents (cheaper than isinstance)
+    parents: tuple  # per input: a Function, a leaf Tensor, or a Part (a piece of a split); set by tensor.py
+    is_leaf_node = False  # whether backward leaves it unscheduled: True for a leaf Tensor and for a Part
     needs_input_grad: tuple[bool, ...] = ()  # likewise: which inputs want a gradient
     saved: tuple[np.ndarray, ...] | None = ()  # set by save_for_backward; None once released
     scope: tuple[str, ...] = ()  # the output tensor's scope, shape and dtype (set by tensor.py)
@@ -79,7 +79,8 @@ class Function:
         return self.saved is None
 
     def forward(self, *arrays: np.ndarray) -> np.ndarray:
-        """The output array (a Function with several outputs, like Split, returns a list of them)."""
+        """The output array. (The built-in Split and Unbind return a list of arrays, one per
+        output: tensor.py runs them with `_apply_parts`. `tg.apply` runs Functions of one output.)"""
         raise NotImplementedError
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
@@ -682,14 +683,15 @@ class Split(Function):
 
     def forward(self, x, sizes, axis):
         self.axis = _one_axis(axis, x.ndim)
-        lead, start, ys = (slice(None),) * self.axis, 0, []
-        for n in sizes:
-            ys.append(x[lead + (slice(start, start + n),)])
-            start += n
-        if start != x.shape[self.axis]:
-            raise ValueError(f"sizes {list(sizes)} add up to {start}, not to the {x.shape[self.axis]} of axis {axis}")
+        if sum(sizes) != x.shape[self.axis]:
+            raise ValueError(f"sizes {list(sizes)} do not add up to the {x.shape[self.axis]} of axis {axis}")
         self.sizes = tuple(sizes)
-        return ys
+        return [self.pick(x, k) for k in range(len(sizes))]
+
+    def pick(self, x: np.ndarray, k: int) -> np.ndarray:
+        """Piece k of x (a view)."""
+        start = sum(self.sizes[:k])
+        return x[(slice(None),) * self.axis + (slice(start, start + self.sizes[k]),)]
 
     def backward(self, gs):
         if any(g is None for g in gs):
@@ -723,6 +725,10 @@ class Unbind(Function):
     def forward(self, x, axis=0):
         self.axis = _one_axis(axis, x.ndim)
         return list(np.moveaxis(x, self.axis, 0))  # iterating gives views
+
+    def pick(self, x: np.ndarray, k: int) -> np.ndarray:
+        """Piece k of x (a view)."""
+        return np.moveaxis(x, self.axis, 0)[k]
 
     def backward(self, gs):
         if any(g is None for g in gs):

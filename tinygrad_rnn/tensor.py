@@ -24,9 +24,10 @@ _grad_enabled = True
 _anomaly = False
 _keep_values = False
 _scope: tuple[str, ...] = ()
-# detached tensor -> (weak reference to the graph node it was cut from, that node's label). Only the
-# renderer reads it, to draw truncated BPTT as a visible cut; weak, so a detach never keeps the old
-# graph alive (the label still names the cut once the previous chunk's graph is gone).
+# detached tensor -> (weak reference to the graph node it was cut from, the tensor's label, and which
+# output of the node it was: None, or k for a piece of a split). Only the renderer reads it, to draw
+# truncated BPTT as a visible cut; weak, so a detach never keeps the old graph alive (the label
+# still names the cut once the previous chunk's graph is gone).
 _detached_from: WeakKeyDictionary = WeakKeyDictionary()
 
 _FLOAT_KINDS = "f"
@@ -183,8 +184,9 @@ class Tensor:
     """An n-dimensional array with an optional gradient and a link to the op that made it.
 
     `data` is the numpy array, `grad` its gradient after backward (same shape), `_ctx` the
-    ops.Function that produced it (None for a leaf), `name` an optional label and `scope` the
-    scope stack in force when it was made.
+    ops.Function that produced it (None for a leaf; for one piece of a split, an ops.Part: the
+    node and which of its outputs), `name` an optional label and `scope` the scope stack in force
+    when it was made.
 
     The graph is made of the Functions, not of the tensors (see _OpTensor below): a tensor made
     by an op may be freed as soon as nobody holds it, and its node remembers what drawings need.
@@ -257,8 +259,10 @@ class Tensor:
         """The same values, cut from the graph: no gradient flows back through it."""
         t = Tensor._make(self.data)
         t.name = self.name
-        if self._ctx is not None:
-            _detached_from[t] = (ref(self._ctx), self._ctx.label)
+        ctx = self._ctx
+        if ctx is not None:  # remember the node it was cut from (and, for a piece, which output)
+            node, k = (ctx.node, ctx.k) if type(ctx) is Part else (ctx, None)
+            _detached_from[t] = (ref(node), ctx.label, k)
         return t
 
     def astype(self, dtype) -> Tensor:
@@ -311,15 +315,18 @@ class Tensor:
             else:
                 _add_into(self.grad, g)
             return
+        piece = None
         if type(root) is Part:  # one piece of a split: start at its node, with g in the piece's slot
-            if retain_grads:
-                root.grad = _fresh_copy(g, data.dtype) if root.grad is None else _add_into(root.grad, g)
-            slots = [None] * len(root.node.shapes)
-            slots[root.k] = g
-            root, g = root.node, slots
+            piece, root = root, root.node
+            slots = [None] * len(root.shapes)
+            slots[piece.k] = g
+            g = slots
         # Kahn's algorithm over the graph's nodes (the Functions), as in topological_order() below
         # but fused with the gradient work: a node is ready once every consumer has sent its gradient.
         consumers = _count_consumers(root)
+        if piece is not None and retain_grads:  # (after the check that the graph is still there)
+            slot = g[piece.k]
+            piece.grad = _fresh_copy(slot, data.dtype) if piece.grad is None else _add_into(piece.grad, slot)
         # A node's gradient so far; for a node with several outputs, a list with one slot per output.
         grads: dict[ops.Function, Grad | list] = {root: g}
         summed: set = set()  # nodes (and Parts) whose gradient is a buffer this backward made
@@ -553,8 +560,11 @@ class Tensor:
         n = self.shape[self._axis("split", axis)]
         if isinstance(split_size_or_sections, (int, np.integer)):
             if split_size_or_sections <= 0:
-                raise OpError(f"split: split_size must be positive, got {split_size_or_sections}")
-            sizes = [min(split_size_or_sections, n - s) for s in range(0, n, split_size_or_sections)]
+                raise OpError(
+                    f"split: split_size must be positive, got {split_size_or_sections} "
+                    f"(tensor of shape {self.shape}){_scope_suffix(_scope)}"
+                )
+            sizes = [min(split_size_or_sections, n - s) for s in range(0, n, split_size_or_sections)] or [0]
         else:
             sizes = [int(size) for size in split_size_or_sections]
             if sum(sizes) != n or min(sizes, default=0) < 0:
@@ -577,7 +587,9 @@ class Tensor:
         return _apply_parts(ops.Unbind, self, axis)
 
     def _axis(self, op: str, axis: int) -> int:
-        if not isinstance(axis, (int, np.integer)) or not -self.ndim <= axis < self.ndim:
+        if not isinstance(axis, (int, np.integer)):
+            raise OpError(f"{op}: axis must be an integer, got {axis!r}")
+        if not -self.ndim <= axis < self.ndim:
             raise OpError(
                 f"{op}: axis {axis!r} is out of range for a tensor of shape {self.shape}{_scope_suffix(_scope)}"
             )
@@ -586,9 +598,10 @@ class Tensor:
 
 class _OpTensor(Tensor):
     """A tensor made by an op. Its name, scope and (after backward(retain_grads=True)) gradient
-    live on its graph node, the Function in `_ctx`: the node outlives the tensor, so drawings and
-    backward still have them after the tensor is freed, and the graph never holds an array that
-    backward does not need. Reading or setting them here reads or sets the node's.
+    live on its graph node, the Function in `_ctx` (for a piece of a split, on the ops.Part there):
+    the node outlives the tensor, so drawings and backward still have them after the tensor is
+    freed, and the graph never holds an array that backward does not need. Reading or setting
+    them here reads or sets the node's.
     """
 
     __slots__ = ()
@@ -833,7 +846,9 @@ def topological_order(root: Tensor) -> list[ops.Function]:
     Each node comes after every node that consumed its output, so when backward reaches it, all
     the gradient it will ever receive has arrived (Kahn's algorithm: a node is ready once its
     count of unvisited consumers drops to zero). Iterative, so 100,000-op chains are fine.
-    A node stands for the tensor its op made: `.label`, `.scope`, `.shape`, `.grad`, `.parents`.
+    A node stands for the tensor its op made: `.label`, `.scope`, `.shape`, `.grad`, `.parents`
+    (a node with several outputs, a split, stands for its input's numbers: the pieces' names and
+    grads are on the ops.Part each piece points to, which is what its consumers list as a parent).
     """
     if root._ctx is None:
         return []
@@ -855,11 +870,12 @@ def topological_order(root: Tensor) -> list[ops.Function]:
     return order
 
 
-def cut_of(t: Tensor) -> tuple[ops.Function | None, str | None] | None:
+def cut_of(t: Tensor) -> tuple[ops.Function | None, str | None, int | None] | None:
     """If `t` came from `.detach()` of a tensor made by an op: (that tensor's graph node, or None
-    once it has been freed, as in the usual truncated-BPTT loop; that tensor's name). Else None."""
+    once it has been freed, as in the usual truncated-BPTT loop; that tensor's name; which output
+    of the node it was, for a piece of a split, else None). Else None."""
     cut = _detached_from.get(t)
-    return None if cut is None else (cut[0](), cut[1])
+    return None if cut is None else (cut[0](), cut[1], cut[2])
 
 
 def carry_cut(source: Tensor, view: Tensor) -> Tensor:
@@ -918,7 +934,16 @@ def _checked(fn_cls: type[ops.Function]) -> type[ops.Function]:
                     )
             return grads
 
-        attrs = {"backward": backward, "__doc__": fn_cls.__doc__, "__module__": fn_cls.__module__}
+        def forward(self, *arrays, **kwargs):
+            out = fn_cls.forward(self, *arrays, **kwargs)
+            if isinstance(out, (list, tuple)):
+                raise TypeError(
+                    f"{self.name}.forward must return one numpy array (tg.apply runs Functions with one "
+                    f"output), but it returned a {type(out).__name__} of {len(out)}"
+                )
+            return out
+
+        attrs = {"forward": forward, "backward": backward, "__doc__": fn_cls.__doc__, "__module__": fn_cls.__module__}
         checked = _CHECKED[fn_cls] = type(fn_cls.__name__, (fn_cls,), attrs)
     return checked
 

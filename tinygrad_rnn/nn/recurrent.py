@@ -75,9 +75,11 @@ class _CellBase(Module):
         """h @ weight_hh.T + bias_hh: what the previous step contributes to every gate.
 
         The cells add the input's part after it, `hidden_projection(h) + gi`, the article's [h, x]
-        order. The order matters: backward visits an op's last input first, so it takes this
-        step's slice of the input projection before it goes down into the step before (and the
-        drawings, which follow backward's order, show the steps in order).
+        order. For a cell called step by step (LSTMCell in a loop, each step projecting its own
+        x_t) the order matters: backward visits an op's last input first, so it takes this step's
+        input projection before it goes down into the step before (and the drawings, which follow
+        backward's order, show the steps in order). A layer hands each step its piece of one
+        `unbind`, which backward runs once, after all the steps.
         """
         weight_hh_t, bias_hh = weights
         gh = h @ weight_hh_t

@@ -19,7 +19,7 @@ from itertools import pairwise
 import graphviz
 
 from .model import Cluster, Edge, Graph, Node, Summary, step_of
-from .views import formula, piece_formula
+from .views import node_formula
 
 PALETTE = "blues9"  # a Graphviz colour scheme: colours 1 (palest) to 9 (darkest)
 DIM = "#d9d9d9"
@@ -124,9 +124,7 @@ class _Writer:
     def title(self, n: Node) -> str:
         """What a node is called: its name, or for a stub of an unnamed tensor the formula of that tensor."""
         if n.stub_of is not None and n.kind != "sink":
-            if n.piece is not None:
-                return piece_formula(self.op, n.stub_of, n.piece, self.into)
-            return formula(self.op, n.stub_of, self.into)
+            return node_formula(self.op, n, self.into)
         return n.name or ""
 
     def label(self, n: Node) -> str:

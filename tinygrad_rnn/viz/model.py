@@ -103,10 +103,13 @@ class Node:
     value: Summary | None = None
     grad: Summary | None = None  # None when no gradient was stored (no backward, or no retain_grads)
     requires_grad: bool = False
-    # an op with several outputs (split, unbind): for each output, its index into the input and its shape
-    pieces: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    # an op with several outputs (split, unbind): for each output, its index into the input, its
+    # shape and its name (None if it has none)
+    pieces: tuple[tuple[str, tuple[int, ...], str | None], ...] = ()
     stub_of: str | None = None  # a stub (or sink): the id of the node outside the steps it stands for
-    piece: int | None = None  # a stub of one output of an op with several (a step's piece of an unbind): which
+    # a stub of one output of an op with several (a step's piece of an unbind): which one; "t" once
+    # a rolled view has merged the stubs of different steps' pieces
+    piece: int | str | None = None
     members: tuple[str, ...] = ()  # the traced nodes this node stands for (just itself at op level)
     note: str = ""  # an extra line for the label, e.g. 'shared by 3 steps'
     lane: str = ""  # the state lane it is on ('c', the cell state): drawn as a straight line through the steps
@@ -241,7 +244,9 @@ def _pieces(item, parts: dict) -> tuple[tuple, np.ndarray | None]:
     shapes = item.shapes
     if shapes is None:
         return (), item.grad
-    pieces = tuple((item.piece(k), shape) for k, shape in enumerate(shapes))
+    pieces = tuple(
+        (item.piece(k), shape, getattr(parts.get((item, k)), "label", None)) for k, shape in enumerate(shapes)
+    )
     grads = [getattr(parts.get((item, k)), "grad", None) for k in range(len(shapes))]
     if all(g is None for g in grads):
         return pieces, None
@@ -274,6 +279,9 @@ def trace(*tensors: Tensor) -> Graph:
     edges: list[Edge] = []
     used_in: dict[Tensor, list[tuple[str, ...]]] = {}  # leaf -> the scopes of its consumers
     parts: dict = {}  # (node, k) -> the Part standing for output k of an op with several outputs
+    for t in tensors:
+        if type(t._ctx) is Part:  # a piece drawn itself: its name and gradient are on its Part
+            parts[(t._ctx.node, t._ctx.k)] = t._ctx
     for item in order:
         if item.is_leaf_node:
             continue
@@ -323,11 +331,12 @@ def trace(*tensors: Tensor) -> Graph:
         cut = cut_of(item) if item.is_leaf_node else None
         if cut is None:
             continue
-        source, label = cut
-        value = None if source is None or type(source) is Part else source.value
-        source = None if source is None else _node(source)
+        source, label, k = cut
+        value = None if source is None else source.value
+        if value is not None and k is not None:
+            value = source.pick(value, k)  # the piece it was cut from
         if source is not None and source in ids:
-            edges.append(Edge(ids[source], ids[item], kind="cut"))
+            edges.append(Edge(ids[source], ids[item], kind="cut", out=k))
         else:  # cut from a graph we are not drawing (the previous chunk), alive or already freed
             ghost = f"{ids[item]}_cut"
             nodes[ghost] = Node(

@@ -8,7 +8,7 @@ changes its input, and none touches the recorded tensors.
 The levels, in the notation of "Understanding LSTM Networks":
 - op: every primitive op, with the shared weights as small stubs in each step.
 - gate: each named activation (i, f, g, o; r, z, n; an RNN's h) becomes one "layer" box that
-  absorbs the matmuls, slices and adds that compute its pre-activation; the pointwise ops between
+  absorbs the matmuls, splits and adds that compute its pre-activation; the pointwise ops between
   the layers (the x and + on the cell state, tanh(c), o * tanh(c), ...) stay as "pointwise" circles.
 - cell: each time step becomes one box, the article's repeating module A, with its inputs x_t
   ("cell_in") and the outputs it sends out of the steps ("cell_out"); everything outside the steps
@@ -146,11 +146,27 @@ def wrapped(s: str) -> str:
     return f"({s})" if " " in s else s
 
 
-def piece_formula(g: Graph, nid: str, k: int, into: dict[str, list[Edge]], depth: int = 3) -> str:
-    """The formula of output k of an op with several outputs (split, unbind): its input's, with
-    the piece's index ('(h @ weight_hhᵀ + …)[..., 4:8]')."""
-    whole = formula(g, into[nid][0].src, into, depth) if depth else "…"
-    return "…" if whole == "…" else f"{wrapped(whole)}[{g.nodes[nid].pieces[k][0]}]"
+def piece_formula(g: Graph, nid: str, k: int | str, into: dict[str, list[Edge]], depth: int = 3) -> str:
+    """The formula of output k of an op with several outputs (split, unbind): its name, or its
+    input's formula with the piece's index ('(h @ weight_hhᵀ + …)[..., 4:8]'). k may be "t", for
+    the pieces of all the steps merged by a rolled view ('(x @ weight_ihᵀ + …)[t]')."""
+    pieces = g.nodes[nid].pieces
+    if k == "t":
+        index = re.sub(r"\d+$", "t", pieces[-1][0])
+    else:
+        index, _, name = pieces[k]
+        if name:
+            return name
+    whole = _input_formula(g, into[nid][0], into, depth) if depth else "…"
+    return "…" if whole == "…" else f"{wrapped(whole)}[{index}]"
+
+
+def node_formula(g: Graph, n: Node, into: dict[str, list[Edge]]) -> str:
+    """What a node of a view stands for, as a formula: a stub names the tensor it stands for (its
+    own piece, for a stub of one piece of a split)."""
+    if n.stub_of is not None and n.piece is not None:
+        return piece_formula(g, n.stub_of, n.piece, into)
+    return formula(g, n.stub_of or n.id, into)
 
 
 def _input_formula(g: Graph, e: Edge, into: dict[str, list[Edge]], depth: int) -> str:
@@ -203,8 +219,9 @@ def share_stubs(g: Graph) -> Graph:
     """Draw what several time steps share as a small stub inside each step, not as long edges.
 
     Into the steps: a tensor outside them used by two or more steps (a weight, or a layer's input
-    projection, computed for all steps in one matmul and sliced per step) gets a stub in each step
-    that uses it. The tensor itself stays, noted 'shared by T steps' (a weight's .grad there is the
+    projection, computed for all steps in one matmul and unbound into one piece per step) gets a
+    stub in each step that uses it; a stub of one piece names that piece. The tensor itself stays,
+    noted 'shared by T steps', or 'a piece for each of T steps' (a weight's .grad there is the
     total over all steps).
     Out of the steps: an op outside them fed by two or more steps (a layer's `stack` of its outputs)
     keeps its edge from the last of those steps; the other steps send theirs into a "sink" stub.
@@ -212,6 +229,10 @@ def share_stubs(g: Graph) -> Graph:
     easier to read, edges that span many steps make Graphviz's layout very slow.
     """
     consumers, into, steps = g.consumers(), g.parents(), g.steps()
+    reads: dict[tuple[str, str], set] = {}  # (src, dst) -> which outputs of src dst reads (None: its only one)
+    for e in g.edges:
+        if e.kind == "data":
+            reads.setdefault((e.src, e.dst), set()).add(e.out)
     nodes = dict(g.nodes)
     before: dict[str, list[Node]] = {}  # node id -> stubs to list just before it (forward order)
     after: dict[str, list[Node]] = {}  # node id -> sink stubs to list just after it
@@ -223,7 +244,7 @@ def share_stubs(g: Graph) -> Graph:
         if len(users) >= 2:
             # An op with several outputs whose every step reads one output of its own (a layer's
             # unbind of its input projection) is not shared: each step's stub stands for its piece.
-            outs = [_outputs_read(g, nid, ids) for ids in users.values()] if n.pieces else []
+            outs = [set().union(*(reads[(nid, c)] for c in ids)) for ids in users.values()] if n.pieces else []
             own = bool(outs) and all(len(o) == 1 and None not in o for o in outs)
             own = own and len(set().union(*outs)) == len(outs)
             note = f"a piece for each of {len(users)} steps" if own else f"shared by {len(users)} steps"
@@ -257,11 +278,6 @@ def share_stubs(g: Graph) -> Graph:
         else:
             edges.append(replace(e, src=stub) if ordered[stub].kind != "sink" else replace(e, dst=stub))
     return _derive(g, ordered, edges)
-
-
-def _outputs_read(g: Graph, nid: str, consumers: list[str]) -> set[int | None]:
-    """Which outputs of node nid the given consumers read (None: nid has a single output)."""
-    return {e.out for e in g.edges if e.kind == "data" and e.src == nid and e.dst in consumers}
 
 
 def _by_step(g: Graph, ids: list[str], steps: list[tuple[str, ...]]) -> dict[tuple[str, ...], list[str]]:
@@ -453,7 +469,7 @@ def _group_node(key: tuple, nid: str, ms: list[Node], g: Graph, op: Graph, into)
         name = modules[-1] if modules else None
         return Node(nid, "cell", where, name=name, value=rep.value, grad=rep.grad, members=_flat(ms))
     if kind in ("cell_in", "cell_out"):
-        names = [formula(op, m.stub_of or m.id, into) for m in ms]
+        names = [node_formula(op, m, into) for m in ms]
         first = next((m for m in ms if m.grad is not None), ms[0])
         return Node(
             nid,
@@ -534,8 +550,10 @@ def roll(g: Graph) -> Graph:
             ts = layers[s[:-1]]
             scope = s[:-1] + (f"t=0..{len(ts) - 1}",) + n.scope[len(s) :]
         names = {m.name for m in group}
-        name = re.sub(r"\d+$", "t", n.name) if n.name and len(names) > 1 else n.name
-        nodes[nid] = replace(n, scope=scope, name=name, members=_flat(group))
+        # x_0, x_1, ... -> x_t; a step's own piece (...)[0], (...)[1], ... -> (...)[t]
+        name = re.sub(r"\d+(?=]?$)", "t", n.name) if n.name and len(names) > 1 else n.name
+        piece = "t" if len({m.piece for m in group}) > 1 else n.piece  # each step's own piece: [t]
+        nodes[nid] = replace(n, scope=scope, name=name, piece=piece, members=_flat(group))
     edges = []
     for e in g.edges:
         a, b = g.nodes[e.src], g.nodes[e.dst]

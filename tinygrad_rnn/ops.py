@@ -637,8 +637,10 @@ class Part:
     """
 
     __slots__ = ("node", "k", "label", "grad", "__weakref__")
-    is_leaf_node = True  # not scheduled by backward: it passes its gradient on to its node
-    requires_grad = True  # a Part exists only when its input required grad
+    # Read by backward, where a Part takes the path of the leaves (which backward does not schedule
+    # either) and, needing no .grad of its own, passes its gradient on to its node.
+    is_leaf_node = True
+    requires_grad = False
 
     def __init__(self, node: Function, k: int) -> None:
         self.node, self.k, self.label, self.grad = node, k, None, None

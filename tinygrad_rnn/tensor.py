@@ -356,14 +356,7 @@ class Tensor:
             # Built-in ops return one gradient per input; apply() checks that for Functions of your own.
             for p, pg in zip(parents, parent_grads):  # noqa: B905 (strict=True costs 0.1 us per node)
                 if p.is_leaf_node:  # a leaf tensor: nothing runs after it, so accumulate right away
-                    if type(p) is Part:  # or one piece of a split: its gradient goes to its node's slot
-                        _into_slot(p, pg, grads, summed, retain_grads)
-                        node = p.node
-                        n = consumers[node] - 1
-                        consumers[node] = n
-                        if n == 0:
-                            ready.append(node)
-                    elif pg is not None and p.requires_grad:
+                    if pg is not None and p.requires_grad:
                         if type(pg) is MatmulGrad:  # a weight's factors: summed at the end, in one product
                             if p in weight_factors:
                                 weight_factors[p].merge(pg)
@@ -374,6 +367,13 @@ class Tensor:
                             p.grad = pg.copy(order="K") if same else _fresh_copy(pg, p.data.dtype)
                         else:
                             _add_into(p.grad, pg)  # a leaf's grad is always an array, so it stays p.grad
+                    elif type(p) is Part:  # not a leaf: a piece of a split, whose gradient goes to its node
+                        _into_slot(p, pg, grads, summed, retain_grads)
+                        node = p.node
+                        n = consumers[node] - 1
+                        consumers[node] = n
+                        if n == 0:
+                            ready.append(node)
                     continue
                 if pg is not None:
                     prev = grads.get(p)
@@ -831,7 +831,7 @@ def _count_consumers(root: ops.Function) -> dict[ops.Function, int]:
             if p.is_leaf_node:  # leaves are not scheduled: they only accumulate
                 if type(p) is not Part:
                     continue
-                p = p.node
+                p = p.node  # a piece of a split: its node is counted once per edge into any piece
             if p in consumers:
                 consumers[p] += 1
             else:

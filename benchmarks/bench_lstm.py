@@ -94,7 +94,8 @@ def lstm_forward(x: np.ndarray, weight_ih, weight_hh, bias_ih, bias_hh, tuned: b
     H = weight_hh.shape[1]
     bias = bias_ih + bias_hh
     hoist = tuned  # the input projection of all T steps in one matmul
-    flip = tuned and 8 <= B <= 48 and 4 * H >= 256  # (W_hh @ h.T).T: the rows and widths where MatMul flips
+    # (W_hh @ h.T).T where tg's MatMul computes it so (the same rule: rows, width, dtype)
+    flip = tuned and tg.ops._rows_by_transposed_weight(np.empty((B, H), x.dtype), weight_hh.T)
     gx = (x.reshape(T * B, I) @ weight_ih.T + bias).reshape(T, B, 4 * H) if hoist else None
     i, f, g, o, c, tanh_c, h = (np.empty((T, B, H), dtype=x.dtype) for _ in range(7))
     h_prev = c_prev = np.zeros((B, H), dtype=x.dtype)

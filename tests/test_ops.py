@@ -320,7 +320,7 @@ def test_every_primitive_has_a_row():
             yield from subclasses(sub)
 
     primitives = {c.__name__.lower() for c in subclasses(ops.Function) if c.__module__ == ops.__name__}
-    primitives.discard("_binary")
+    primitives -= {"_binary", "_pieces"}  # bases shared by ops, not ops
     covered = {"add", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigmoid", "relu", "matmul", "sum", "max"}
     covered |= {"reshape", "transpose", "getitem", "cat", "stack", "split", "unbind"}
     assert primitives <= covered, f"primitives without a table row: {primitives - covered}"

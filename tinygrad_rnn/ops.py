@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from itertools import accumulate, pairwise
 
 import numpy as np
 
@@ -662,19 +663,25 @@ class Part:
         return self.node.dtype
 
 
-def _one_axis(axis: int, ndim: int) -> int:
-    """axis as a number in 0..ndim-1 (negative counts from the end); AxisError if out of range."""
-    if not -ndim <= axis < ndim:
-        raise np.exceptions.AxisError(axis, ndim)
-    return axis % ndim
+class _Pieces(Function):
+    """A Function whose outputs are pieces of its one input (Split, Unbind), as views.
+
+    Each says where piece k comes from (`pick`, and `piece` as text for drawings) and how pieces
+    are put back together (`join`, the inverse of forward). Backward is that join, of the pieces'
+    gradients: tensor.py hands it one per output, None for a piece no gradient reached.
+    tensor.py passes `axis` already checked and counted from 0.
+    """
+
+    def backward(self, gs):
+        if any(g is None for g in gs):  # a piece nobody used: its gradient is zeros
+            gs = [np.zeros(shape, self.dtype) if g is None else g for g, shape in zip(gs, self.shapes, strict=True)]
+        return (self.join(gs),)
+
+    def explain_error(self, arrays, err):
+        return f"{self.name}: {err} (tensor of shape {arrays[0].shape})"
 
 
-def _grads_or_zeros(gs: list, shapes, dtype) -> list[np.ndarray]:
-    """The pieces' gradients, with zeros for a piece no gradient reached (an unused gate, say)."""
-    return [np.zeros(shape, dtype) if g is None else g for g, shape in zip(gs, shapes, strict=True)]
-
-
-class Split(Function):
+class Split(_Pieces):
     """ys = the pieces of x along `axis`, of the given sizes (views: nothing is copied);
     dx = the pieces' gradients joined back together: concatenate(g_0, g_1, ...).
 
@@ -684,40 +691,27 @@ class Split(Function):
     """
 
     def forward(self, x, sizes, axis):
-        self.axis = _one_axis(axis, x.ndim)
-        if sum(sizes) != x.shape[self.axis]:
-            raise ValueError(f"sizes {list(sizes)} do not add up to the {x.shape[self.axis]} of axis {axis}")
-        self.sizes = tuple(sizes)
+        self.axis = axis
+        self.bounds = tuple(accumulate(sizes, initial=0))  # piece k is bounds[k]:bounds[k + 1]
         return [self.pick(x, k) for k in range(len(sizes))]
 
     def pick(self, x: np.ndarray, k: int) -> np.ndarray:
         """Piece k of x (a view)."""
-        start = sum(self.sizes[:k])
-        return x[(slice(None),) * self.axis + (slice(start, start + self.sizes[k]),)]
-
-    def backward(self, gs):
-        if any(g is None for g in gs):
-            gs = _grads_or_zeros(gs, self.shapes, self.dtype)
-        return (self.join(gs),)
+        return x[(slice(None),) * self.axis + (slice(self.bounds[k], self.bounds[k + 1]),)]
 
     def join(self, pieces: list[np.ndarray]) -> np.ndarray:
-        """The pieces put back together: the inverse of forward."""
         return np.concatenate(pieces, axis=self.axis)
 
     def piece(self, k: int) -> str:
         """Where output k comes from in the input, as an index ('..., 4:8')."""
-        start = sum(self.sizes[:k])
-        span = f"{start}:{start + self.sizes[k]}"
+        span = f"{self.bounds[k]}:{self.bounds[k + 1]}"
         return ", ".join([":"] * self.axis + [span]) if self.axis < len(self.shape) - 1 else f"..., {span}"
 
     def describe(self):
-        return f"sizes={list(self.sizes)}, axis={self.axis}"
-
-    def explain_error(self, arrays, err):
-        return f"split: {err} (tensor of shape {arrays[0].shape})"
+        return f"sizes={[b - a for a, b in pairwise(self.bounds)]}, axis={self.axis}"
 
 
-class Unbind(Function):
+class Unbind(_Pieces):
     """ys = x[0], x[1], ... along `axis` (views, one axis fewer); dx = stack(g_0, g_1, ...).
 
     A recurrent layer projects the input of all T steps in one matmul and hands step t its piece:
@@ -725,20 +719,14 @@ class Unbind(Function):
     """
 
     def forward(self, x, axis=0):
-        self.axis = _one_axis(axis, x.ndim)
-        return list(np.moveaxis(x, self.axis, 0))  # iterating gives views
+        self.axis = axis
+        return list(np.moveaxis(x, axis, 0))  # iterating gives views
 
     def pick(self, x: np.ndarray, k: int) -> np.ndarray:
         """Piece k of x (a view)."""
         return np.moveaxis(x, self.axis, 0)[k]
 
-    def backward(self, gs):
-        if any(g is None for g in gs):
-            gs = _grads_or_zeros(gs, self.shapes, self.dtype)
-        return (self.join(gs),)
-
     def join(self, pieces: list[np.ndarray]) -> np.ndarray:
-        """The pieces put back together: the inverse of forward."""
         return np.stack(pieces, axis=self.axis)
 
     def piece(self, k: int) -> str:
@@ -747,9 +735,6 @@ class Unbind(Function):
 
     def describe(self):
         return f"axis={self.axis}"
-
-    def explain_error(self, arrays, err):
-        return f"unbind: {err} (tensor of shape {arrays[0].shape})"
 
 
 class Stack(Function):

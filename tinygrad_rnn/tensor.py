@@ -367,15 +367,14 @@ class Tensor:
                             p.grad = pg.copy(order="K") if same else _fresh_copy(pg, p.data.dtype)
                         else:
                             _add_into(p.grad, pg)  # a leaf's grad is always an array, so it stays p.grad
-                    elif type(p) is Part:  # not a leaf: a piece of a split, whose gradient goes to its node
-                        _into_slot(p, pg, grads, summed, retain_grads)
-                        node = p.node
-                        n = consumers[node] - 1
-                        consumers[node] = n
-                        if n == 0:
-                            ready.append(node)
-                    continue
-                if pg is not None:
+                        continue
+                    if type(p) is not Part:
+                        continue
+                    # Not a leaf: a piece of a split. Its gradient goes into its node's slot, and
+                    # its node, not the piece, waits for its consumers below.
+                    _into_slot(p, pg, grads, summed, retain_grads)
+                    p = p.node
+                elif pg is not None:
                     prev = grads.get(p)
                     if prev is None:
                         grads[p] = pg  # an op's array, maybe handed to two inputs (a + a): never written to
@@ -557,7 +556,8 @@ class Tensor:
         One op makes all the pieces (a graph node with several outputs, as PyTorch's split);
         its backward joins the pieces' gradients back together.
         """
-        n = self.shape[self._axis("split", axis)]
+        dim = self._axis("split", axis)
+        n = self.shape[dim]
         if isinstance(split_size_or_sections, (int, np.integer)):
             if split_size_or_sections <= 0:
                 raise OpError(
@@ -571,7 +571,7 @@ class Tensor:
                 raise OpError(
                     f"split: sizes {sizes} must be at least 0 and add up to the {n} of axis {axis} of {self.shape}"
                 )
-        return _apply_parts(ops.Split, self, tuple(sizes), axis)
+        return _apply_parts(ops.Split, self, tuple(sizes), dim)
 
     def chunk(self, chunks: int, axis: int = 0) -> list[Tensor]:
         """`chunks` pieces of equal size along `axis` (the last smaller if it does not divide)."""
@@ -583,17 +583,17 @@ class Tensor:
     def unbind(self, axis: int = 0) -> list[Tensor]:
         """The slices along `axis`, each with that axis removed: x.unbind(0) is [x[0], x[1], ...],
         made by one op (one graph node), whose backward stacks the slices' gradients."""
-        self._axis("unbind", axis)
-        return _apply_parts(ops.Unbind, self, axis)
+        return _apply_parts(ops.Unbind, self, self._axis("unbind", axis))
 
     def _axis(self, op: str, axis: int) -> int:
+        """axis, checked and counted from 0 (negative counts from the end)."""
         if not isinstance(axis, (int, np.integer)):
             raise OpError(f"{op}: axis must be an integer, got {axis!r}")
         if not -self.ndim <= axis < self.ndim:
             raise OpError(
                 f"{op}: axis {axis!r} is out of range for a tensor of shape {self.shape}{_scope_suffix(_scope)}"
             )
-        return int(axis)
+        return int(axis) % self.ndim
 
 
 class _OpTensor(Tensor):

@@ -2,7 +2,8 @@
 
 Two ways a recurrent net appears in a graph, and the renderer handles both:
 - `sequence_loss`: an nn layer (nn.LSTM, ...) run over a sequence. The layer projects the inputs of
-  all steps in one matmul and hands each step its piece (one `unbind`); its scopes are ('lstm', 'layer=0', 't=3', ...).
+  all steps in one matmul and hands each step its piece (one `unbind`); its scopes are
+  ('lstm', 'layer=0', 't=3', ...).
 - `unrolled_loss`: a cell called by hand in a Python loop under `tg.scope(f"t={t}")`, with one input
   leaf x_t per step, so every x_t gets its own .grad (how much gradient reached step t).
 Both end in an MSE loss on the last hidden state, so gradient reaches step t only through the

@@ -1,6 +1,6 @@
 """One LSTM training step (forward + backward, float32), side by side with hand-written numpy and PyTorch.
 
-Six implementations of the same step, with the same weights and the same input:
+Six implementations of the same step and a floor, with the same weights and the same input:
 1. tg.nn.LSTM, our layer;
 2. numpy by hand: `lstm_forward` / `lstm_backward` below, backpropagation through time written out,
    a reference to read as well as a baseline. It does an LSTM step's matmuls at every step, x_t @ W_ih^T
@@ -12,18 +12,23 @@ Six implementations of the same step, with the same weights and the same input:
 4. PyTorch eager, with an LSTM cell built from primitive ops (matmul, sigmoid, tanh, mul, add, slicing)
    unrolled in Python: what tg.nn.LSTM does, on PyTorch's engine;
 5. torch.nn.LSTM, PyTorch's fused layer, for reference;
-6. tg.nn.LSTMCell called by hand in a Python loop, as a learner would write it.
+6. tg.nn.LSTMCell called by hand in a Python loop, as a learner would write it;
+7. a bare tape (benchmarks/bare_tape.py): tg.nn.LSTM's own ops, doing its exact arithmetic, recorded on
+   a plain list with nothing else (no scopes, names, checks or graph order). Not a contender but a floor:
+   what recording these ops one by one costs in Python, whatever the engine.
 
 What is computed: the input x (T, B, I) is data (no gradient wanted); the state starts at zero; the loss
 is the sum of the outputs h_1..h_T; one step gives the gradients of weight_ih, weight_hh, bias_ih, bias_hh.
-Matmuls: 1, 3, 4 and 5 project the input of all T steps in one matmul, (T*B, I) @ (I, 4H), and its
-gradient in one matmul too; 2 and the LSTMCell loop project each step's input separately. All six do the
+Matmuls: 1, 3, 4, 5 and 7 project the input of all T steps in one matmul, (T*B, I) @ (I, 4H), and its
+gradient in one matmul too; 2 and the LSTMCell loop project each step's input separately. All seven do the
 recurrent product h_{t-1} @ W_hh^T once per step forward, and its two gradient products once per step
 backward.
 Before timing, every implementation's gradients are checked against numpy's (tests/test_bench_lstm.py
 checks numpy's against tg.nn.LSTM's in float64), so no row times a wrong answer.
 
 Sizes: B=32, T=50, I=64 with H=128 and H=512; and min-char-rnn's: B=1, T=25, one-hot input of 65, H=100.
+Also "tiny" (B=2, T=50, I=4, H=4), with no goal: its arithmetic is almost free, so it shows each engine's
+own cost per step.
 Goals: tg.nn.LSTM no slower than numpy by hand at H=128 and H=512, and no slower than the PyTorch
 primitive-op cell at the min-char size; the LSTMCell loop within 1.25x of numpy by hand at H=512; the peak
 memory of a T=1000, B=32, I=64, H=256 training step (traced by tracemalloc, each in a fresh process)
@@ -54,6 +59,9 @@ import numpy as np  # noqa: E402
 
 import tinygrad_rnn as tg  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for bare_tape.py, next to this file
+from bare_tape import bare_tape_lstm  # noqa: E402
+
 try:
     import torch
 except ImportError:  # PyTorch is an optional reference
@@ -67,8 +75,14 @@ SIZES = {
     "h128": (32, 50, 64, 128, False),
     "h512": (32, 50, 64, 512, False),
     "min-char": (1, 25, 65, 100, True),
+    "tiny": (2, 50, 4, 4, False),  # no goal: the arithmetic is almost free, what is left is the engines' own cost
 }
-SMOKE_SIZES = {"h128": (2, 3, 5, 4, False), "h512": (2, 3, 5, 8, False), "min-char": (1, 3, 7, 4, True)}
+SMOKE_SIZES = {
+    "h128": (2, 3, 5, 4, False),
+    "h512": (2, 3, 5, 8, False),
+    "min-char": (1, 3, 7, 4, True),
+    "tiny": (2, 3, 2, 2, False),
+}
 MEMORY_SIZE = (32, 1000, 64, 256)  # B, T, I, H
 SMOKE_MEMORY_SIZE = (2, 20, 5, 8)
 
@@ -249,11 +263,13 @@ CONTENDERS = {
     "numpy by hand": numpy_by_hand,
     "numpy by hand, tuned": numpy_tuned,
     "tg.nn.LSTM": tg_lstm,
+    "bare tape (tg's ops)": bare_tape_lstm,
     "tg.nn.LSTMCell loop": tg_lstmcell_loop,
     "PyTorch primitive cell": torch_primitive_cell,
     "torch.nn.LSTM (fused)": torch_fused,
 }
 TORCH_ROWS = ("PyTorch primitive cell", "torch.nn.LSTM (fused)")
+TAPE = "bare tape (tg's ops)"
 
 
 def make_problem(B: int, T: int, I: int, H: int, one_hot: bool, dtype=np.float32, seed: int = 0):
@@ -428,7 +444,12 @@ def main() -> None:
                 if size == label:
                     verdicts.append((f"{name} / {base} at {label}", limit, goal_verdict(label, name, samples)))
             tuned = statistics.median(ratios(samples, "tg.nn.LSTM", "numpy by hand, tuned"))
-            notes.append(f"  tg.nn.LSTM / numpy by hand, tuned at {label}: {tuned:.2f}x (no goal)")
+            floor = statistics.median(ratios(samples, TAPE, "numpy by hand"))
+            graph = statistics.median(ratios(samples, "tg.nn.LSTM", TAPE))
+            notes.append(
+                f"  at {label}: tg.nn.LSTM / numpy by hand, tuned {tuned:.2f}x; bare tape / numpy by hand "
+                f"{floor:.2f}x; tg.nn.LSTM / bare tape {graph:.2f}x"
+            )
     if "memory" in todo:
         ratio = bench_memory(args.smoke)
         verdicts.append(("peak memory of tg.nn.LSTM / numpy by hand", 1.5, (ratio, "yes" if ratio <= 1.5 else "no")))
@@ -438,7 +459,7 @@ def main() -> None:
         result = "not measured (no PyTorch)" if verdict is None else f"measured {verdict[0]:.2f}x: {verdict[1]}"
         print(f"  {what}: goal <= {limit:.2f}x, {result}")
     if notes:
-        print("against the strongest numpy version, for reference:")
+        print("no goal, for reference: against the strongest numpy version, and the bare tape (floor and graph):")
         print("\n".join(notes))
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
+from tinygrad_rnn.tensor import topological_order
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks" / "bench_lstm.py"
@@ -24,6 +26,7 @@ def _load_bench():
 
 
 bench = _load_bench()
+bare_tape = sys.modules["bare_tape"]  # imported by bench_lstm, from the same directory
 
 
 @pytest.mark.parametrize("tuned", [False, True], ids=["per-step", "tuned"])
@@ -49,6 +52,35 @@ def test_numpy_lstm_matches_tg_lstm_in_float64(B, T, I, H, one_hot, tuned):
         np.testing.assert_allclose(grads[k], named[f"{k}_l0"].grad, rtol=1e-10, atol=1e-12, err_msg=k)
 
 
+def test_bare_tape_records_tg_lstms_ops_and_gives_its_gradients():
+    """The floor is only a floor if it does tg.nn.LSTM's work: the same ops, and the same gradients (float64)."""
+    T, B, I, H = 5, 3, 4, 6
+    weights, x = bench.make_problem(B, T, I, H, False, dtype=np.float64, seed=5)
+    lstm = tg.nn.LSTM(I, H).double()
+    lstm.load_state_dict({f"{k}_l0": v for k, v in weights.items()})
+    loss = lstm(tg.Tensor(x))[0].sum()
+    graph_ops = Counter(type(fn).__name__ for fn in topological_order(loss))
+
+    tape = bare_tape.Tape()
+    params = {k: bare_tape.Value(v) for k, v in weights.items()}
+    tape_loss = bare_tape.record_lstm(tape, params, bare_tape.Value(x, needs_grad=False))
+    assert Counter(type(fn).__name__ for fn, _, _ in tape.entries) == graph_ops
+    assert graph_ops["Sigmoid"] == 3 * T and graph_ops["Split"] == T  # a real LSTM graph, not two empty ones
+    np.testing.assert_allclose(tape_loss.data, loss.data, rtol=1e-12)
+
+    loss.backward()
+    tape.backward(tape_loss)
+    assert tape.entries == []
+    named = dict(lstm.named_parameters())
+    for k in bench.PARAMS:
+        np.testing.assert_allclose(params[k].slot.grad, named[f"{k}_l0"].grad, rtol=1e-10, atol=1e-12, err_msg=k)
+    step = bare_tape.bare_tape_lstm(weights, x)  # bench_lstm's contender: the same gradients, step after step
+    for _ in range(2):
+        got = step()
+        for k in bench.PARAMS:
+            np.testing.assert_allclose(got[k], named[f"{k}_l0"].grad, rtol=1e-10, atol=1e-12, err_msg=k)
+
+
 def test_gradient_check_catches_a_wrong_contender():
     weights, x = bench.make_problem(2, 3, 4, 5, False)
     reference = bench.numpy_by_hand(weights, x)()
@@ -65,7 +97,9 @@ def test_lstm_benchmark_smoke():
     out = result.stdout
     for row in ("| numpy by hand |", "| tg.nn.LSTM |", "| tg.nn.LSTMCell loop |", "peak memory of one training step"):
         assert row in out
-    assert out.count("| tg.nn.LSTM |") == 4  # three sizes and the memory table
+    assert out.count("| tg.nn.LSTM |") == 5  # four sizes and the memory table
+    assert out.count("| bare tape (tg's ops) |") == 4
+    assert "tiny: B=2, T=3" in out
     assert "goals (medians of per-round ratios)" in out
 
 

@@ -1,19 +1,21 @@
-"""A bare tape: the least an engine can do to run tinygrad_rnn's ops backward. A floor to measure against.
+"""A bare tape: a minimal engine that runs tinygrad_rnn's op classes backward. A floor to measure against.
 
 tinygrad_rnn records a graph node for every op, with what learners and drawings need: scopes, names,
 shapes, checks, an order worked out from the graph (so backward may start anywhere, run twice, or be
 drawn afterwards). How much of its time is that? This file answers by taking it all away.
 
 The tape runs the same LSTM training step as tg.nn.LSTM, op for op, with tinygrad_rnn's own op classes
-(ops.MatMul, ops.Sigmoid, ops.Split, ...) doing all the arithmetic, so it does exactly tg.nn.LSTM's
-numpy work. All it keeps is a list: each op appends (its Function, its inputs' slots, its output's
-slot), and backward walks that list from the end, handing each Function the gradient of its output and
-adding what it returns into its inputs' slots. No scopes, no names, no graph to draw, no checks, and
-the creation order as the only order: the simplest engine that gives the same gradients.
+(ops.MatMul, ops.Sigmoid, ops.Split, ...) doing all the arithmetic, so its ops do the same numpy work
+as tg.nn.LSTM's (tests/test_bench_lstm.py checks the shapes, layouts and products). All it keeps is a
+list: each op appends (its Function, its inputs' slots, its output's slot), and backward walks that
+list from the end, handing each Function the gradient of its output and adding what it returns into
+its inputs' slots. No scopes, no names, no graph to draw, no checks, and the creation order as the only
+order: about the simplest engine that gives the same gradients with these op classes.
 
-So its time above numpy by hand's is what recording these ops one by one costs in Python, whatever the
-engine; tg.nn.LSTM's time above the tape's is what tinygrad_rnn's graph costs on top. bench_lstm.py
-times it as the row "bare tape (tg's ops)".
+tg.nn.LSTM's time above the tape's is what tinygrad_rnn's graph costs on top of them; the tape's time
+above the tuned numpy LSTM of bench_lstm.py, which does nearly the same arithmetic with no engine at
+all, is about what recording the ops one by one costs in Python. bench_lstm.py times it as the row
+"bare tape (tg's ops)".
 """
 
 from __future__ import annotations
@@ -115,7 +117,8 @@ def record_lstm(tape: Tape, params: dict[str, Value], x: Value) -> Value:
             o = tape.op(ops.Sigmoid, a_o)
             h = tape.op(ops.Mul, o, tape.op(ops.Tanh, c))
             outputs.append(h)
-        return tape.op(ops.Sum, tape.op(ops.Stack, *outputs, axis=0))
+        output = tape.op(ops.Stack, *outputs, axis=0)
+    return tape.op(ops.Sum, output)  # the loss is the caller's, outside the layer's overflow block
 
 
 def bare_tape_lstm(w: dict[str, np.ndarray], x: np.ndarray):
@@ -128,6 +131,8 @@ def bare_tape_lstm(w: dict[str, np.ndarray], x: np.ndarray):
             p.slot.grad = None
         tape = Tape()
         tape.backward(record_lstm(tape, params, xv))
-        return {k: p.slot.grad for k, p in params.items()}
+        # Each an array of its own, as tg's leaves' grads are (a gradient may be a view, or shared:
+        # the biases' add hands both biases the same array).
+        return {k: p.slot.grad.copy(order="K") for k, p in params.items()}
 
     return step

@@ -13,18 +13,19 @@ Six implementations of the same step and a floor, with the same weights and the 
    unrolled in Python: what tg.nn.LSTM does, on PyTorch's engine;
 5. torch.nn.LSTM, PyTorch's fused layer, for reference;
 6. tg.nn.LSTMCell called by hand in a Python loop, as a learner would write it;
-7. a bare tape (benchmarks/bare_tape.py): tg.nn.LSTM's own ops, doing its exact arithmetic, recorded on
-   a plain list with nothing else (no scopes, names, checks or graph order). Not a contender but a floor:
-   what recording these ops one by one costs in Python, whatever the engine.
+7. a bare tape (benchmarks/bare_tape.py): tg.nn.LSTM's own op classes, doing the same numpy work,
+   recorded on a plain list with nothing else (no scopes, names, checks or graph order). Not a contender
+   but a floor: how fast these ops run with almost no engine around them.
 
 What is computed: the input x (T, B, I) is data (no gradient wanted); the state starts at zero; the loss
 is the sum of the outputs h_1..h_T; one step gives the gradients of weight_ih, weight_hh, bias_ih, bias_hh.
 Matmuls: 1, 3, 4, 5 and 7 project the input of all T steps in one matmul, (T*B, I) @ (I, 4H), and its
 gradient in one matmul too; 2 and the LSTMCell loop project each step's input separately. All seven do the
-recurrent product h_{t-1} @ W_hh^T once per step forward, and its two gradient products once per step
-backward.
+recurrent product h_{t-1} @ W_hh^T once per step forward, and the gradient through it to h_{t-1} once per
+step backward. The weight's gradient: tg's engine (1, 6 and 7) sums all steps' factors in one product
+(ops.MatmulGrad); numpy and the PyTorch primitive cell take one product per step.
 Before timing, every implementation's gradients are checked against numpy's (tests/test_bench_lstm.py
-checks numpy's against tg.nn.LSTM's in float64), so no row times a wrong answer.
+checks numpy's and the bare tape's against tg.nn.LSTM's in float64), so no row times a wrong answer.
 
 Sizes: B=32, T=50, I=64 with H=128 and H=512; and min-char-rnn's: B=1, T=25, one-hot input of 65, H=100.
 Also "tiny" (B=2, T=50, I=4, H=4), with no goal: its arithmetic is almost free, so it shows each engine's
@@ -37,7 +38,7 @@ within 1.5x of numpy by hand.
 Every implementation is timed in the same run, interleaved, several rounds; each ratio is the median of
 the ratios of one round (both timed back to back), steadier than a ratio of medians on a shared machine.
 BLAS and PyTorch use one thread (export OPENBLAS_NUM_THREADS to change it).
-Run:  python benchmarks/bench_lstm.py [--rounds 9] [--only h128 h512 min-char memory] [--smoke]
+Run:  python benchmarks/bench_lstm.py [--rounds 9] [--only h128 h512 min-char tiny memory] [--smoke]
 """
 
 from __future__ import annotations
@@ -417,7 +418,7 @@ def main() -> None:
         "--seconds", type=float, default=0.5, help="numpy by hand's time per round; sets the steps per round"
     )
     parser.add_argument("--only", nargs="+", choices=[*SIZES, "memory"], help="run only these sizes")
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one round: checks the script runs")
+    parser.add_argument("--smoke", action="store_true", help="small sizes, one round: checks the script runs")
     parser.add_argument("--memory-child", choices=list(MEMORY_ROWS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -432,7 +433,7 @@ def main() -> None:
     if torch is None:
         print("PyTorch is not installed: no PyTorch rows (pip install torch==2.13.0)")
     if args.smoke:
-        print("smoke run: tiny sizes, one round; the goals are not judged at these sizes")
+        print("smoke run: small sizes, one round; the goals are not judged at these sizes")
 
     todo = args.only or [*SIZES, "memory"]
     sizes = SMOKE_SIZES if args.smoke else SIZES

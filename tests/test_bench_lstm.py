@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
+from tinygrad_rnn import ops
 from tinygrad_rnn.tensor import topological_order
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,6 +80,55 @@ def test_bare_tape_records_tg_lstms_ops_and_gives_its_gradients():
         got = step()
         for k in bench.PARAMS:
             np.testing.assert_allclose(got[k], named[f"{k}_l0"].grad, rtol=1e-10, atol=1e-12, err_msg=k)
+
+
+def _trace_numpy_work(monkeypatch, step) -> Counter:
+    """Run step() once and count what the ops do: each forward (op, its array inputs' shapes and
+    whether each is C-contiguous, which decides the matmul layout, and whether overflow warnings
+    are already quiet), each backward, and each weight-gradient product (how many factors it sums)."""
+    seen: Counter = Counter()
+    for cls in vars(ops).values():
+        if isinstance(cls, type) and issubclass(cls, ops.Function) and "forward" in vars(cls):
+
+            def forward(self, *arrays, _orig=cls.forward, **options):
+                inputs = tuple((a.shape, a.flags.c_contiguous) for a in arrays if isinstance(a, np.ndarray))
+                seen["forward", type(self).__name__, inputs, ops._quiet.get()] += 1
+                return _orig(self, *arrays, **options)
+
+            def backward(self, g, _orig=cls.backward):
+                seen["backward", type(self).__name__] += 1
+                return _orig(self, g)
+
+            monkeypatch.setattr(cls, "forward", forward)
+            monkeypatch.setattr(cls, "backward", backward)
+    multiply_out = ops.MatmulGrad._multiply_out
+
+    def counted(self):
+        if self.a:
+            seen["weight-gradient product", len(self.a)] += 1
+        multiply_out(self)
+
+    monkeypatch.setattr(ops.MatmulGrad, "_multiply_out", counted)
+    step()
+    monkeypatch.undo()
+    return seen
+
+
+def test_bare_tape_does_tg_lstms_numpy_work_at_a_benchmark_size(monkeypatch):
+    """float32 at B=32, H=128, where MatMul picks its layout by the inputs' memory order: the tape
+    calls the same ops on the same shapes and layouts, inside the same overflow block, and sums each
+    weight's gradient in the same products. The only differences: tg.nn.LSTM picks layer 0's zero h
+    and c out of one (num_layers, B, H) array, and stacks h_n and c_n, which the loss does not use."""
+    B, T, I, H = 32, 3, 64, 128
+    weights, x = bench.make_problem(B, T, I, H, False)
+    tg_work = _trace_numpy_work(monkeypatch, bench.tg_lstm(weights, x))
+    tape_work = _trace_numpy_work(monkeypatch, bare_tape.bare_tape_lstm(weights, x))
+    state_pieces = ("forward", "GetItem", (((1, B, H), True),), False)
+    assert tg_work - tape_work == Counter({("forward", "Stack", (((B, H), True),), False): 2, state_pieces: 2})
+    assert tape_work - tg_work == Counter()
+    assert tape_work["weight-gradient product", T] == 1  # weight_hh's: all T steps' factors in one product
+    # 12 ops a step; and two transposes, the biases' add, the projection's matmul and add, unbind, stack, sum
+    assert sum(n for key, n in tape_work.items() if key[0] == "backward") == 12 * T + 8
 
 
 def test_gradient_check_catches_a_wrong_contender():

@@ -260,17 +260,17 @@ def torch_fused(w: Grads, x: np.ndarray) -> Callable[[], Grads]:
     return step
 
 
+TAPE = "bare tape (tg's ops)"
 CONTENDERS = {
     "numpy by hand": numpy_by_hand,
     "numpy by hand, tuned": numpy_tuned,
     "tg.nn.LSTM": tg_lstm,
-    "bare tape (tg's ops)": bare_tape_lstm,
+    TAPE: bare_tape_lstm,
     "tg.nn.LSTMCell loop": tg_lstmcell_loop,
     "PyTorch primitive cell": torch_primitive_cell,
     "torch.nn.LSTM (fused)": torch_fused,
 }
 TORCH_ROWS = ("PyTorch primitive cell", "torch.nn.LSTM (fused)")
-TAPE = "bare tape (tg's ops)"
 
 
 def make_problem(B: int, T: int, I: int, H: int, one_hot: bool, dtype=np.float32, seed: int = 0):

@@ -668,14 +668,18 @@ class _Pieces(Function):
 
     Each says where piece k comes from (`pick`, and `piece` as text for drawings) and how pieces
     are put back together (`join`, the inverse of forward). Backward is that join, of the pieces'
-    gradients: tensor.py hands it one per output, None for a piece no gradient reached.
-    tensor.py passes `axis` already checked and counted from 0.
+    gradients (`join_grads`): tensor.py hands it one per output, None for a piece no gradient
+    reached. tensor.py passes `axis` already checked and counted from 0.
     """
 
     def backward(self, gs):
+        return (self.join_grads(gs),)
+
+    def join_grads(self, gs: list[np.ndarray | None]) -> np.ndarray:
+        """The pieces' gradients joined into the input's gradient; a piece with None gets zeros."""
         if any(g is None for g in gs):  # a piece nobody used: its gradient is zeros
             gs = [np.zeros(shape, self.dtype) if g is None else g for g, shape in zip(gs, self.shapes, strict=True)]
-        return (self.join(gs),)
+        return self.join(gs)
 
     def explain_error(self, arrays, err):
         return f"{self.name}: {err} (tensor of shape {arrays[0].shape})"

@@ -248,9 +248,7 @@ def _pieces(item, parts: dict) -> tuple[tuple, np.ndarray | None]:
         (item.piece(k), shape, getattr(parts.get((item, k)), "label", None)) for k, shape in enumerate(shapes)
     )
     grads = [getattr(parts.get((item, k)), "grad", None) for k in range(len(shapes))]
-    if all(g is None for g in grads):
-        return pieces, None
-    return pieces, item.join([np.zeros(s, item.dtype) if g is None else g for g, s in zip(grads, shapes, strict=True)])
+    return pieces, None if all(g is None for g in grads) else item.join_grads(grads)
 
 
 def trace(*tensors: Tensor) -> Graph:

@@ -142,7 +142,7 @@ _INFIX = {"add": " + ", "mul": "·", "div": " / ", "matmul": " @ "}
 _CALL = {"sigmoid": "σ", "tanh": "tanh", "relu": "relu", "exp": "exp", "log": "log", "max": "max", "cat": "cat"}
 
 
-def wrapped(s: str) -> str:
+def _wrapped(s: str) -> str:
     return f"({s})" if " " in s else s
 
 
@@ -158,7 +158,7 @@ def piece_formula(g: Graph, nid: str, k: int | str, into: dict[str, list[Edge]],
         if name:
             return name
     whole = _input_formula(g, into[nid][0], into, depth) if depth else "…"
-    return "…" if whole == "…" else f"{wrapped(whole)}[{index}]"
+    return "…" if whole == "…" else f"{_wrapped(whole)}[{index}]"
 
 
 def node_formula(g: Graph, n: Node, into: dict[str, list[Edge]]) -> str:
@@ -196,17 +196,17 @@ def formula(g: Graph, nid: str, into: dict[str, list[Edge]], depth: int = 3) -> 
 
     if n.op in _INFIX and len(ins) == 2:
         sep = _INFIX[n.op]
-        return sep.join(ins) if n.op == "add" else sep.join(wrapped(s) for s in ins)
+        return sep.join(ins) if n.op == "add" else sep.join(_wrapped(s) for s in ins)
     if n.op == "neg":
-        return f"−{wrapped(ins[0])}"
+        return f"−{_wrapped(ins[0])}"
     if n.op == "transpose":
-        return f"{wrapped(ins[0])}ᵀ"
+        return f"{_wrapped(ins[0])}ᵀ"
     if n.op == "getitem":
-        return f"{wrapped(ins[0])}{n.args}"
+        return f"{_wrapped(ins[0])}{n.args}"
     if n.op == "pow":
-        return f"{wrapped(ins[0])}^{n.args.removeprefix('p=')}"
+        return f"{_wrapped(ins[0])}^{n.args.removeprefix('p=')}"
     if n.op == "sum":
-        return f"Σ{wrapped(ins[0])}"
+        return f"Σ{_wrapped(ins[0])}"
     if n.op == "reshape":
         return ins[0]
     return f"{_CALL.get(n.op, n.op)}({', '.join(ins)})"
@@ -242,19 +242,14 @@ def share_stubs(g: Graph) -> Graph:
             continue
         users = _by_step(g, consumers[nid], steps)
         if len(users) >= 2:
-            # An op with several outputs whose every step reads one output of its own (a layer's
-            # unbind of its input projection) is not shared: each step's stub stands for its piece.
-            outs = [set().union(*(reads[(nid, c)] for c in ids)) for ids in users.values()] if n.pieces else []
-            own = bool(outs) and all(len(o) == 1 and None not in o for o in outs)
-            own = own and len(set().union(*outs)) == len(outs)
+            own = _own_pieces(n, users, reads)
             note = f"a piece for each of {len(users)} steps" if own else f"shared by {len(users)} steps"
             nodes[nid] = replace(n, note=note)
             for j, ids in enumerate(users.values()):
                 scope = common_prefix([g.nodes[c].scope for c in ids])
                 stub = replace(n, id=f"{nid}_s{j}", scope=scope, stub_of=nid, value=None, grad=None, note="")
                 if own:
-                    (k,) = outs[j]
-                    stub = replace(stub, piece=k, shape=n.pieces[k][1])
+                    stub = replace(stub, piece=own[j], shape=n.pieces[own[j]][1])
                 before.setdefault(ids[0], []).append(stub)
                 redirect.update({(nid, c): stub.id for c in ids})
         feeders = _by_step(g, [e.src for e in into[nid]], steps)
@@ -278,6 +273,18 @@ def share_stubs(g: Graph) -> Graph:
         else:
             edges.append(replace(e, src=stub) if ordered[stub].kind != "sink" else replace(e, dst=stub))
     return _derive(g, ordered, edges)
+
+
+def _own_pieces(n: Node, users: dict[tuple[str, ...], list[str]], reads: dict) -> list[int] | None:
+    """For an op with several outputs used by several steps: which output each step reads, if each
+    reads one of its own (a layer's unbind of its input projection: step t reads piece t), so the
+    op is not shared and each step's stub stands for its piece. Else None."""
+    if not n.pieces:
+        return None
+    outs = [set().union(*(reads[(n.id, c)] for c in ids)) for ids in users.values()]
+    if any(len(o) != 1 for o in outs) or len(set().union(*outs)) != len(outs):
+        return None
+    return [o.pop() for o in outs]
 
 
 def _by_step(g: Graph, ids: list[str], steps: list[tuple[str, ...]]) -> dict[tuple[str, ...], list[str]]:

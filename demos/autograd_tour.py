@@ -1,14 +1,20 @@
-"""A guided tour of one backward pass: every node, its local derivative, the gradient in and out.
+"""A guided tour of one backward pass: every node, the gradient that arrives, the op's rule, what leaves.
 
-We build a tiny expression of named scalars, the kind a single recurrent step is made of,
+We build a small gated step of named tensors, the kind an LSTM step is made of:
 
-    wx = w * x    z = wx + b    h = tanh(z)    hh = h * h    wh = w * h    L = hh + wh
+    Wx = W @ x;  z = Wx + b             (4,)  a matrix product, then an add
+    a, c = z.split(2)                   (2,)  one op with two outputs
+    t = tanh(a);  s = sigmoid(c)        (2,)
+    h = t * s                           (2,)  a gate: s decides how much of t passes
+    L = sum(h * h) + sum(W * W)               h and W are each used twice: their gradients add up
 
-then walk the graph exactly the way `Tensor.backward` does (tinygrad_rnn.tensor.topological_order
-gives the order), printing at each node what arrives, the op's local derivative and what leaves.
-At the end the real `L.backward()` runs, and `tg.gradcheck` compares it with finite differences.
+then walk the graph exactly the way `Tensor.backward` does: `tg.topological_order` gives the order
+(each node after everything that consumed it), a node receives one gradient per output, its own
+`backward` applies the chain rule, and what it sends to an input is added to what that input has
+already received. At the end the real `L.backward()` runs, and `tg.gradcheck` compares it with
+finite differences.
 
-Run:  python demos/autograd_tour.py [--x 0.5 --w -1.5 --b 0.8] [--smoke]
+Run:  python demos/autograd_tour.py [--seed 0] [--smoke]
 """
 
 from __future__ import annotations
@@ -18,99 +24,96 @@ import argparse
 import numpy as np
 
 import tinygrad_rnn as tg
-from tinygrad_rnn.tensor import topological_order
 
 # -- settings ---------------------------------------------------------------------------------------
-X, W, B = 0.5, -1.5, 0.8  # the leaves' values (override with --x --w --b)
+SEED = 0  # the leaves' values are drawn from this seed (override with --seed)
 
 
-def build(x: tg.Tensor, w: tg.Tensor, b: tg.Tensor) -> tg.Tensor:
+def build(x: tg.Tensor, W: tg.Tensor, b: tg.Tensor) -> tg.Tensor:
     """The expression, with a name on every tensor so the narration can refer to it."""
-    wx = w * x
-    wx.name = "wx"
-    z = wx + b
-    z.name = "z"
-    h = z.tanh()
-    h.name = "h"
-    hh = h * h
-    hh.name = "hh"
-    wh = w * h
-    wh.name = "wh"
-    loss = hh + wh
-    loss.name = "L"
-    return loss
+    def named(t: tg.Tensor, name: str) -> tg.Tensor:
+        t.name = name
+        return t
+
+    z = named(named(W @ x, "Wx") + b, "z")
+    a, c = z.split(2)
+    a.name, c.name = "a", "c"
+    h = named(named(a.tanh(), "t") * named(c.sigmoid(), "s"), "h")
+    hh, WW = named(h * h, "hh"), named(W * W, "WW")
+    return named(named(hh.sum(), "sum_hh") + named(WW.sum(), "sum_WW"), "L")
 
 
-def label(node) -> str:
-    """A graph node's name: a leaf Tensor's name, or the name given to the tensor an op made."""
-    if isinstance(node, tg.Tensor):
-        return node.name or "const"
-    return node.label or f"({node.name})"
+def label(parent) -> str:
+    """The name of what a node's input is: a leaf tensor's own name, or the name of output k of a node."""
+    if isinstance(parent, tg.Tensor):
+        return parent.name or "const"
+    node, k = parent
+    return node.names[k] or f"{node.name}(…)"
 
 
-def rule(fn: tg.Function) -> str:
-    """The first line of the op's docstring: its maths and derivative."""
-    return (type(fn).__doc__ or "").strip().splitlines()[0]
+def show(a) -> str:
+    """An array on one line: [+0.1234 -0.5678], matrices row after row."""
+    text = np.array2string(np.asarray(a), precision=4, sign="+", floatmode="fixed", max_line_width=1000)
+    return " ".join(text.split())
 
 
-def tour(x: float, w: float, b: float) -> None:
-    xs = tg.Tensor(np.float64(x), requires_grad=True, name="x")
-    ws = tg.Tensor(np.float64(w), requires_grad=True, name="w")
-    bs = tg.Tensor(np.float64(b), requires_grad=True, name="b")
-    with tg.keep_values():  # the graph keeps only what backward needs, unless asked to keep every value
-        loss = build(xs, ws, bs)
+def tour(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = tg.Tensor(rng.standard_normal(2), requires_grad=True, name="x")
+    W = tg.Tensor(rng.standard_normal((4, 2)), requires_grad=True, name="W")
+    b = tg.Tensor(rng.standard_normal(4), requires_grad=True, name="b")
+    # The plain core's ops (no speed lessons), and every value kept on the graph for the narration.
+    with tg.plain(), tg.keep_values():
+        loss = build(x, W, b)
+    order = tg.topological_order(loss)
 
-    print("Forward pass (each node remembers its op, where its inputs came from, and here its value):")
-    for fn in reversed(topological_order(loss)):
-        args = ", ".join(label(p) for p in fn.parents)
-        print(f"  {label(fn):>4} = {fn.name}({args}) = {float(fn.value):+.6f}")
+    print("Forward pass (each node remembers its op, where its inputs came from, and here its values):")
+    for node in reversed(order):
+        inputs = ", ".join(label(p) for p in node.parents)
+        outputs = ", ".join(name or "…" for name in node.names)
+        values = "; ".join(show(v) for v in node.values)
+        print(f"  {outputs:>6} = {node.name}({inputs}) = {values}")
 
     print("\nBackward pass, in topological order (a node runs once all its consumers have sent their gradient):")
     print("  start: dL/dL = 1")
-    grads = {loss._ctx: np.float64(1.0)}
-    leaf_grads: dict[str, float] = {}
-    for step, fn in enumerate(topological_order(loss), 1):
-        g = grads.pop(fn)
-        print(f"\n  step {step}: node {label(fn)} = {fn.name}(...)   rule: {rule(fn)}")
-        print(f"    incoming  dL/d{label(fn)} = {float(g):+.6f}")
-        outgoing = fn.backward(g)  # what the engine calls; the graph is kept (we do not release it)
-        for p, pg in zip(fn.parents, outgoing, strict=True):
-            if pg is None:
+    grads = {(loss._ctx, loss._k): np.ones(())}  # dL/d(tensor) for every tensor reached so far
+    for step, node in enumerate(order, 1):
+        dys = [grads.pop((node, k), None) for k in range(len(node.shapes))]
+        rule = type(node).__doc__.strip().splitlines()[0]
+        print(f"\n  step {step}: {node.name}   rule: {rule}")
+        for k, dy in enumerate(dys):
+            print(f"    arrives   dL/d{label((node, k))} = {show(dy) if dy is not None else 'nothing (unused)'}")
+        dxs = node.backward(*dys)  # the chain rule at this node, as the engine calls it
+        for parent, dx in zip(node.parents, dxs, strict=True):
+            if dx is None:
                 continue
-            local = float(pg) / float(g) if g != 0 else float("nan")
-            print(
-                f"    to {label(p):>4}: local d{label(fn)}/d{label(p)} = {local:+.6f}, "
-                f"outgoing += {float(g):+.6f} * {local:+.6f} = {float(pg):+.6f}"
-            )
-            if isinstance(p, tg.Tensor):  # a leaf
-                leaf_grads[p.name] = leaf_grads.get(p.name, 0.0) + float(pg)
+            if parent in grads:
+                grads[parent] = grads[parent] + dx
+                print(f"    to {label(parent):>6}: {show(dx)}, added to what it had: {show(grads[parent])}")
             else:
-                grads[p] = grads.get(p, 0.0) + pg
+                grads[parent] = dx
+                print(f"    to {label(parent):>6}: {show(dx)}")
 
-    print("\nGradients of the leaves, summed over every path (w is used twice, so it collects twice):")
-    for name in ("x", "w", "b"):
-        print(f"  dL/d{name} = {leaf_grads[name]:+.6f}")
+    print("\nGradients of the leaves, summed over every path (W is used twice, so it collected twice):")
+    leaves = {leaf.name: g for leaf, g in grads.items()}
+    for name in ("x", "W", "b"):
+        print(f"  dL/d{name} = {show(leaves[name])}")
 
     loss.backward()
-    engine = {"x": xs.grad, "w": ws.grad, "b": bs.grad}
-    for name, value in engine.items():
-        assert np.isclose(value, leaf_grads[name], rtol=1e-12), (name, value, leaf_grads[name])
-    print(
-        "\nloss.backward() gives the same numbers:", ", ".join(f"{k}.grad = {float(v):+.6f}" for k, v in engine.items())
-    )
+    for leaf in (x, W, b):
+        assert np.allclose(leaf.grad, leaves[leaf.name], rtol=1e-12, atol=1e-15), leaf.name
+    print("\nloss.backward() gives the same numbers:", ", ".join(f"{t.name}.grad" for t in (x, W, b)))
 
-    ok = tg.gradcheck(build, [xs, ws, bs])
+    ok = tg.gradcheck(build, [x, W, b])
     print(f"tg.gradcheck against central finite differences: {'passed' if ok else 'FAILED'}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--x", type=float, default=X)
-    parser.add_argument("--w", type=float, default=W)
-    parser.add_argument("--b", type=float, default=B)
+    parser.add_argument("--seed", type=int, default=SEED, help=f"seed of the leaves' values (default {SEED})")
     parser.add_argument("--smoke", action="store_true", help="run quickly (the tour is already quick)")
     args = parser.parse_args()
-    tour(args.x, args.w, args.b)
+    tour(args.seed)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ import pytest
 
 import tinygrad_rnn as tg
 
+pytestmark = pytest.mark.usefixtures("engine")  # each test runs with the speed lessons and with the plain core
+
 
 class WrongTanh(tg.ops.Tanh):
     """tanh with a derivative that forgets to square: dx = g * (1 - y)."""

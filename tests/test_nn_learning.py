@@ -8,10 +8,13 @@ carry the key across the fillers.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import tinygrad_rnn as tg
 import tinygrad_rnn.nn.functional as F
 from tinygrad_rnn import data, nn
+
+pytestmark = pytest.mark.usefixtures("engine")  # each test runs with the speed lessons and with the plain core
 
 KEYS, FILLERS, GAP, HIDDEN, BATCH = 4, 4, 20, 32, 32
 

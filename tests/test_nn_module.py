@@ -9,6 +9,8 @@ import tinygrad_rnn as tg
 from tinygrad_rnn import nn
 from tinygrad_rnn.nn import functional as F
 
+pytestmark = pytest.mark.usefixtures("engine")  # each test runs with the speed lessons and with the plain core
+
 try:
     import torch
 except ImportError:

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import nn
-from tinygrad_rnn.tensor import topological_order
+from tinygrad_rnn import nn, topological_order
+
+pytestmark = pytest.mark.usefixtures("engine")  # each test runs with the speed lessons and with the plain core
 
 try:
     import torch
@@ -225,8 +226,9 @@ def test_layer_records_layer_step_and_gate_scopes():
 def test_cell_names_its_gate_tensors():
     h, c = nn.LSTMCell(I, H)(rand(B, I))
     assert (h.name, c.name) == ("h", "c")
-    f = c._ctx.parents[0].parents[0]  # the node of f, in c = (f * c_prev) + (i * g)
-    assert f.label == "f" and f.scope == ("lstmcell", "forget_gate") and f.name == "sigmoid"
+    mul, _ = c._ctx.parents[0]  # c = (f * c_prev) + (i * g): the node of f * c_prev ...
+    f, _ = mul.parents[0]  # ... and of f
+    assert f.names == ["f"] and f.scope == ("lstmcell", "forget_gate") and f.name == "sigmoid"
 
 
 def test_truncated_bptt_detach_state():

@@ -20,6 +20,8 @@ import tinygrad_rnn as tg
 from tinygrad_rnn import nn
 from tinygrad_rnn.nn import recurrent
 
+pytestmark = pytest.mark.usefixtures("engine")  # each test runs with the speed lessons and with the plain core
+
 # Loaded by path: tests/ is not a package. The script imports torch only inside its functions.
 _spec = importlib.util.spec_from_file_location("make_nn_reference", Path(__file__).parent / "make_nn_reference.py")
 ref = importlib.util.module_from_spec(_spec)

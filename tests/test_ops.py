@@ -19,6 +19,8 @@ from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 
 import tinygrad_rnn as tg
 
+pytestmark = pytest.mark.usefixtures("engine")  # each test runs with the speed lessons and with the plain core
+
 try:
     import torch
 except ImportError:

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_rnn import optim
+from tinygrad_rnn import Tensor, optim
 from tinygrad_rnn.nn.utils import clip_grad_norm_
-from tinygrad_rnn.tensor import Tensor
+
+pytestmark = pytest.mark.usefixtures("engine")  # each test runs with the speed lessons and with the plain core
 
 try:
     import torch

@@ -4,7 +4,6 @@ anomaly detection, and the errors a learner gets for bad input."""
 from __future__ import annotations
 
 import gc
-import threading
 import warnings
 import weakref
 
@@ -12,8 +11,9 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import ops
-from tinygrad_rnn.tensor import Tensor, cut_of, topological_order
+from tinygrad_rnn import Tensor, topological_order
+
+pytestmark = pytest.mark.usefixtures("engine")  # each test runs with the speed lessons and with the plain core
 
 
 def leaf(shape=(2, 3), seed=0, dtype=np.float64, name=None):
@@ -187,9 +187,10 @@ def test_released_graph_keeps_its_topology():
     y = h.sum()
     y.backward()
     assert h._ctx.released and h._ctx.saved is None
-    assert h._ctx.parents[0].parents[0] is x  # tanh <- mul <- x
+    mul, k = h._ctx.parents[0]  # tanh <- (mul, its output 0)
+    assert k == 0 and mul.parents[0] is x  # mul <- x, a leaf: the tensor itself
     assert h.scope == ("layer",) and h.name == "h"
-    assert h._ctx.label == "h" and h._ctx.scope == ("layer",) and h._ctx.shape == x.shape
+    assert h._ctx.names == ["h"] and h._ctx.scope == ("layer",) and h._ctx.shapes == (x.shape,)
 
 
 def test_retain_grads_keeps_intermediate_grads():
@@ -246,69 +247,30 @@ def test_stable_at_plus_minus_1000(v):
     np.testing.assert_allclose(tg.Tensor(np.array([v])).sigmoid().data, [1.0 if v > 0 else 0.0])
 
 
-def test_sigmoid_overflow_is_silent_alone_and_in_a_layer(monkeypatch):
-    """exp(-x) overflows for x < -88 (float32): expected, so numpy's warning is silenced, by np.errstate
-    around one sigmoid's exp, or once around all the steps of a recurrent layer (ops.quiet_overflow)."""
+def test_sigmoid_overflow_is_silent_alone_and_in_a_layer():
+    """exp(-x) overflows for x < -88 (float32): expected, so each sigmoid silences numpy's warning for its own
+    exp, and leaves numpy's error state as it found it."""
     x = np.full((4, 1, 3), -1000.0, dtype=np.float32)
     lstm = tg.nn.LSTM(3, 2)
     lstm.load_state_dict({k: np.ones(p.shape, dtype=np.float32) for k, p in lstm.named_parameters()})
-    entered = []
-    errstate = np.errstate
-    monkeypatch.setattr(np, "errstate", lambda **kw: entered.append(kw) or errstate(**kw))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert tg.Tensor(x).sigmoid().data.max() == 0
-        assert len(entered) == 1
         output, _ = lstm(tg.Tensor(x))  # every gate's pre-activation is -3000 + ...: every exp overflows
         output.sum().backward()
-    assert len(entered) == 2  # the layer's one block, not one per sigmoid (12 of them)
-    assert np.isfinite(output.data).all() and not ops._quiet.get()
+    assert np.isfinite(output.data).all()
     assert np.geterr()["over"] == "warn"
 
 
-def test_quiet_overflow_restores_on_error():
-    with pytest.raises(KeyError), ops.quiet_overflow():
-        assert ops._quiet.get() and np.geterr()["over"] == "ignore"
-        raise KeyError
-    assert not ops._quiet.get() and np.geterr()["over"] == "warn"
-    with ops.quiet_overflow(), ops.quiet_overflow():
-        assert ops._quiet.get()
-    assert not ops._quiet.get()
-
-
-def test_quiet_overflow_respects_what_you_asked_numpy_for():
-    """Under np.errstate(over="raise") a layer's overflow raises as before; the sigmoid's own is still silent."""
+def test_overflow_elsewhere_raises_if_you_asked_numpy_to():
+    """Under np.errstate(over="raise") a layer's overflow raises as numpy's would; the sigmoid's own is still silent."""
     lstm = tg.nn.LSTM(3, 2)
     lstm.load_state_dict({k: np.full(p.shape, 1e30, dtype=np.float32) for k, p in lstm.named_parameters()})
     x = tg.Tensor(np.full((2, 1, 3), 1e10, dtype=np.float32))
     with np.errstate(over="raise"):
-        with ops.quiet_overflow():
-            assert not ops._quiet.get() and np.geterr()["over"] == "raise"
         with pytest.raises(FloatingPointError, match="overflow"):
             lstm(x)
         assert tg.Tensor(np.array([-1000.0], dtype=np.float32)).sigmoid().data[0] == 0
-
-
-def test_quiet_overflow_is_per_thread():
-    """Another thread's sigmoid still silences its own overflow while a layer runs (numpy's error state
-    is per thread, and so is the block's)."""
-    inside, done, seen = threading.Event(), threading.Event(), []
-
-    def layer_thread():
-        with ops.quiet_overflow():
-            inside.set()
-            done.wait(5)
-
-    t = threading.Thread(target=layer_thread)
-    t.start()
-    inside.wait(5)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        seen.append(ops._quiet.get())
-        y = tg.Tensor(np.array([-1000.0], dtype=np.float32)).sigmoid()
-    done.set()
-    t.join()
-    assert seen == [False] and y.data[0] == 0 and not ops._quiet.get()
 
 
 def test_integer_indices_repeat_and_accumulate():
@@ -334,13 +296,13 @@ def test_split_chunk_stack_shapes():
 def test_split_and_unbind_are_one_node_each():
     x = leaf(shape=(3, 8))
     pieces = x.chunk(4, axis=1)
-    assert len({p._ctx.node for p in pieces}) == 1 and [p._ctx.k for p in pieces] == [0, 1, 2, 3]
+    assert len({p._ctx for p in pieces}) == 1 and [p._k for p in pieces] == [0, 1, 2, 3]
     assert all(np.shares_memory(p.data, x.data) for p in pieces)  # views: nothing copied
     loss = tg.stack([p * (k + 1.0) for k, p in enumerate(pieces)]).sum()
     names = [fn.name for fn in topological_order(loss)]
     assert names.count("split") == 1 and "getitem" not in names
     rows = list(x)  # iterating is one unbind, as in PyTorch
-    assert len({r._ctx.node for r in rows}) == 1 and rows[2].shape == (8,)
+    assert len({r._ctx for r in rows}) == 1 and rows[2].shape == (8,)
     assert [fn.name for fn in topological_order(rows[0].sum())] == ["sum", "unbind"]
 
 
@@ -364,7 +326,7 @@ def test_pieces_retain_grads_and_graph_is_released_and_freed():
     loss.backward(retain_grads=True)
     np.testing.assert_allclose(a.grad, np.full((2, 2), 3.0))
     np.testing.assert_allclose(b.grad, 2 * b.data)
-    assert a.grad is a._ctx.grad and a.requires_grad and not a.is_leaf
+    assert a.grad is a._ctx.grads[0] and b.grad is a._ctx.grads[1] and a.requires_grad and not a.is_leaf
     with pytest.raises(tg.BackwardError, match="second time"):
         loss.backward()
     gc.collect()
@@ -373,7 +335,7 @@ def test_pieces_retain_grads_and_graph_is_released_and_freed():
         x = leaf(shape=(2, 4))
         pieces = x.chunk(2, axis=1)
         y = (pieces[0] * pieces[1]).sum()
-        refs = [weakref.ref(y._ctx), weakref.ref(pieces[0]._ctx), weakref.ref(pieces[0]._ctx.node)]
+        refs = [weakref.ref(y._ctx), weakref.ref(pieces[0]._ctx)]
         y.backward()
         del pieces, y
         assert all(r() is None for r in refs), "a split's graph was not freed by reference counting"
@@ -392,7 +354,7 @@ def test_a_piece_used_as_a_matmuls_weight_keeps_its_own_retained_grad():
     assert not np.shares_memory(a.grad, x.grad)
 
 
-def test_pieces_without_grad_are_plain_tensors_and_names_live_on_the_part():
+def test_pieces_without_grad_are_plain_tensors_and_names_live_on_the_node():
     x = Tensor(np.arange(6.0).reshape(2, 3))
     rows = x.unbind(0)
     assert all(r.is_leaf and not r.requires_grad for r in rows)
@@ -402,6 +364,7 @@ def test_pieces_without_grad_are_plain_tensors_and_names_live_on_the_part():
         i, f = leaf(shape=(2, 4)).chunk(2, axis=1)
     i.name = "i_pre"
     assert (i.name, f.name, i.scope, i.shape) == ("i_pre", None, ("gates",), (2, 2))
+    assert i._ctx.names == ["i_pre", None]  # the node's slot for each output
     assert "grad_fn=split" in repr(i)
 
 
@@ -459,13 +422,14 @@ def test_keep_values_and_detach_of_a_piece():
     x = leaf(shape=(2, 4))
     with tg.keep_values():
         a, b = x.chunk(2, axis=1)
-    np.testing.assert_array_equal(a._ctx.node.value, x.data)  # the pieces hold the input's numbers
-    node = a._ctx.node
+    node = a._ctx
+    np.testing.assert_array_equal(node.values[0], a.data)  # each output's value, kept
+    np.testing.assert_array_equal(node.join(list(node.values)), x.data)  # ... which join into the input's numbers
     cut = b.detach()
-    assert cut_of(cut)[0] is node and cut_of(cut)[2] == 1  # the node, and which of its outputs
+    assert cut._cut[0]() is node and cut._cut[1] == 1  # the node, and which of its outputs
     del a, b
     gc.collect()
-    assert cut_of(cut)[0] is node  # the node lives as long as something holds it, not the piece
+    assert cut._cut[0]() is node  # the node lives as long as something holds it, not the piece
 
 
 # -- scopes and names ---------------------------------------------------------------------------------
@@ -587,7 +551,7 @@ class Recorded(tg.Function):
 
 def test_backward_runs_in_topological_order():
     """Each node runs once, after all its consumers, in the order topological_order() reports."""
-    from tinygrad_rnn.tensor import topological_order
+    from tinygrad_rnn import topological_order
 
     x = leaf(shape=(3,))
     a = tg.apply(Recorded, x, label="a")
@@ -618,13 +582,13 @@ def test_detach_remembers_its_source_weakly():
     a = Tensor([1.0, 2.0], requires_grad=True)
     b = a * 2
     d = b.detach()
-    assert cut_of(d)[0] is b._ctx
-    assert cut_of(a.detach()) is None  # a leaf has no graph to cut
+    assert d._cut[0]() is b._ctx and d._cut[1] == 0  # the node, and which of its outputs
+    assert a.detach()._cut is None  # a leaf has no graph to cut
     node = weakref.ref(b._ctx)
     del b
     gc.collect()
     assert node() is None  # the detached tensor does not keep the old graph alive
-    assert cut_of(d)[0] is None
+    assert d._cut[0]() is None
 
 
 # -- the graph is made of Functions: what it keeps, and what it lets go --------------------------------
@@ -653,9 +617,10 @@ def test_keep_values_keeps_every_intermediate_value():
     node = pre._ctx
     del pre
     gc.collect()
-    np.testing.assert_array_equal(node.value, x.data * 2.0)
-    assert loss._ctx.parents[0].parents[0] is node
-    assert (x * 2.0)._ctx.value is None  # outside the block, nothing extra is kept
+    np.testing.assert_array_equal(node.values[0], x.data * 2.0)
+    tanh, _ = loss._ctx.parents[0]
+    assert tanh.parents[0] == (node, 0)
+    assert (x * 2.0)._ctx.values is None  # outside the block, nothing extra is kept
 
 
 def test_names_scopes_and_retained_grads_live_on_the_node():
@@ -665,13 +630,15 @@ def test_names_scopes_and_retained_grads_live_on_the_node():
     h.name = "h"
     loss = (h * 3.0).sum()
     node = h._ctx
-    assert (node.label, node.scope, node.shape, node.dtype) == ("h", ("cell",), (3,), x.dtype)
+    assert (node.names, node.scope, node.shapes, node.dtype) == (["h"], ("cell",), ((3,),), x.dtype)
     loss.backward(retain_grads=True)
     np.testing.assert_allclose(h.grad, np.full(3, 3.0))
-    assert h.grad is node.grad and h.requires_grad and not h.is_leaf
+    assert h.grad is node.grads[0] and h.requires_grad and not h.is_leaf
     del h
     gc.collect()
-    np.testing.assert_allclose(loss._ctx.parents[0].parents[0].grad, np.full(3, 3.0))  # drawable afterwards
+    mul, _ = loss._ctx.parents[0]
+    tanh, k = mul.parents[0]
+    np.testing.assert_allclose(tanh.grads[k], np.full(3, 3.0))  # drawable afterwards
 
 
 class _ReturnsArray(tg.Function):
@@ -718,10 +685,10 @@ def test_checked_user_function_keeps_its_name():
     assert y._ctx.name == "_returnstwo" and isinstance(y._ctx, _ReturnsTwo)
 
 
-# -- a shared weight's gradient, summed as one product (ops.MatmulGrad) --------------------------------
+# -- a shared weight's gradient (with the speed lessons, summed as one product: speed/weight_grads.py) ---
 
 
-@pytest.mark.parametrize("steps", [1, 2, 63, 64, 65, 150])  # around MatmulGrad.CHUNK, where pairs are multiplied out
+@pytest.mark.parametrize("steps", [1, 2, 63, 64, 65, 150])  # around Factors.CHUNK, where pairs are multiplied out
 @pytest.mark.parametrize("transposed", [True, False], ids=["through W.T, a node", "W itself, a leaf"])
 def test_weight_shared_by_many_matmuls_gets_the_summed_gradient(steps, transposed):
     rng = np.random.default_rng(steps)
@@ -789,42 +756,7 @@ def test_max_gradient_keeps_float32_and_mean_of_nothing_is_nan():
         assert np.isnan(tg.Tensor(np.zeros((0,), dtype=np.float32)).mean().item())
 
 
-# -- speed paths that must not change results ---------------------------------------------------------
-
-
-@pytest.mark.parametrize("rows", [7, 8, 32, 48, 49])  # around the rows for which MatMul uses W @ h.T
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_matmul_by_a_transposed_weight_equals_numpy_and_keeps_rows_contiguous(rows, dtype):
-    """h @ W.T for a batch of 8-48 float32 rows is computed as (W @ h.T).T (quicker in OpenBLAS): same
-    values and gradients as the plain product, and a C-ordered result (later ops are slow on a transposed one)."""
-    rng = np.random.default_rng(rows)
-    w = tg.Tensor(rng.standard_normal((256, 24)).astype(dtype), requires_grad=True)
-    h = tg.Tensor(rng.standard_normal((rows, 24)).astype(dtype), requires_grad=True)
-    assert ops._rows_by_transposed_weight(h.data, w.data.T) == (dtype == np.float32 and 8 <= rows <= 48)
-    y = h @ w.T
-    assert y.data.flags.c_contiguous and y.dtype == dtype
-    np.testing.assert_allclose(y.data, h.data @ w.data.T, rtol=1e-5 if dtype == np.float32 else 1e-12)
-    g = rng.standard_normal((rows, 256)).astype(dtype)
-    y.backward(g)
-    tol = 1e-4 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(h.grad, g @ w.data, rtol=tol, atol=tol)
-    np.testing.assert_allclose(w.grad, g.T @ h.data, rtol=tol, atol=tol)
-
-
-@pytest.mark.parametrize(
-    "a_shape, b, flips",
-    [
-        ((32, 128), np.ones((512, 128), np.float32).T, True),  # the recurrent step at H=128
-        ((32, 128), np.ones((128, 512), np.float32), False),  # not transposed: the plain product is quick
-        ((32, 1), np.ones((1, 512), np.float32), False),  # one row is both C and F ordered: no gain
-        ((32, 128), np.ones((200, 128), np.float32).T, False),  # narrow result
-        ((1, 128), np.ones((512, 128), np.float32).T, False),  # a batch of one (min-char-rnn)
-        ((32, 128), np.ones((512, 128)).T, False),  # float64: measured slower that way
-    ],
-)
-def test_which_products_matmul_flips(a_shape, b, flips):
-    a = np.ones(a_shape, b.dtype)
-    assert ops._rows_by_transposed_weight(a, b) is flips
+# -- gradients that reach leaves -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("rows", [2, 2000], ids=["small: filled", "large: a broadcast view"])

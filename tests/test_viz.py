@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import viz
-from tinygrad_rnn.tensor import topological_order
+from tinygrad_rnn import topological_order, viz
 from tinygrad_rnn.viz.examples import LAYERS, sequence_loss, unrolled_loss
-from tinygrad_rnn.viz.model import backward_order, step_of
+from tinygrad_rnn.viz.model import step_of
 from tinygrad_rnn.viz.views import number_backward
 
 GATES = {  # the named tensors each cell makes in every step: (layer boxes, pointwise circles) at gate level
@@ -94,15 +93,16 @@ def test_drawing_changes_nothing_in_the_recorded_graph():
 def test_a_released_graph_can_still_be_drawn():
     loss = sequence_loss("gru", 3)  # backward without retain_graph released the saved arrays
     assert viz.view(loss, backward=True).edges
+    assert topological_order(loss)  # the order needs only the graph's shape, which stays
     with pytest.raises(tg.BackwardError):
-        topological_order(loss)  # the engine's own walk refuses a released graph; the model's does not
+        loss.backward()  # backward needs the saved arrays too
 
 
 def test_backward_order_is_the_engines():
     loss = sequence_loss("lstm", 3, backward=False)
     loss.backward(retain_graph=True)
     g = viz.trace(loss)
-    assert backward_order(g, g.roots[0]) == [g.id_of(t) for t in topological_order(loss)]
+    assert list(g.order) == [g.id_of(node) for node in topological_order(loss)]
 
 
 def test_leaves_are_drawn_where_they_are_used():
@@ -286,10 +286,13 @@ def test_pieces_are_drawn_with_their_names_grads_and_cuts():
     into = (g := viz.view((b * c).sum())).parents()
     (mul,) = [n for n in g.nodes.values() if n.op == "mul"]
     assert viz.views.formula(g, mul.id, into) == "b·(x[1][..., 4:6])"  # a piece of a piece
-    # a piece drawn by itself keeps its gradient (its node's is the pieces' joined)
+    # a piece drawn by itself: its node stands for the split's input, whose gradient is all the
+    # pieces' joined (a's is zero), whichever of them are drawn
     drawn = viz.view(b)
     (split,) = [n for n in drawn.nodes.values() if n.op == "split"]
-    assert split.grad is not None and split.grad.norm == pytest.approx(float(np.linalg.norm(b.grad)))
+    joined = np.concatenate([np.zeros(2), b.grad, c.grad])
+    assert split.grad is not None and split.grad.norm == pytest.approx(float(np.linalg.norm(joined)))
+    assert split.pieces[1][2] == "b" and np.array_equal(b.grad, c.data)  # b's own name and gradient
     # a detached piece is drawn as a cut from its split, even once the piece itself is gone
     with tg.keep_values():
         p, q = x.chunk(2, axis=1)

@@ -1,16 +1,12 @@
 """tinygrad_rnn: a small reverse-mode autograd engine on numpy, for learning how RNNs and LSTMs work."""
 
-from . import data, memory, nn, ops, optim, viz
-from .gradcheck import GradcheckError, gradcheck
-from .nn.init import manual_seed
-from .ops import Function
-from .serialization import load, save
-from .tensor import (
+from . import core, data, nn, optim, speed, viz
+from .core import (
     AnomalyError,
     BackwardError,
+    Function,
     OpError,
     Tensor,
-    apply,
     cat,
     current_scope,
     detect_anomaly,
@@ -19,14 +15,19 @@ from .tensor import (
     keep_values,
     no_grad,
     ones,
+    ops,
     scope,
     stack,
+    topological_order,
     zeros,
 )
+from .custom import apply
+from .gradcheck import GradcheckError, gradcheck
+from .nn.init import manual_seed
+from .serialization import load, save
+from .speed import plain
 
 __version__ = "0.1.0"
-
-memory._on_import()  # keep freed memory between training steps (see memory.py)
 
 __all__ = [
     "AnomalyError",
@@ -37,6 +38,7 @@ __all__ = [
     "Tensor",
     "apply",
     "cat",
+    "core",
     "current_scope",
     "data",
     "detect_anomaly",
@@ -46,15 +48,17 @@ __all__ = [
     "keep_values",
     "load",
     "manual_seed",
-    "memory",
     "nn",
     "no_grad",
     "ones",
     "ops",
     "optim",
+    "plain",
     "save",
     "scope",
+    "speed",
     "stack",
+    "topological_order",
     "viz",
     "zeros",
 ]

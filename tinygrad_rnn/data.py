@@ -10,10 +10,7 @@ docstrings of Python's own standard library, read from its source files.
 
 from __future__ import annotations
 
-import ast
 import os
-import sysconfig
-import tokenize
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +69,10 @@ def stdlib_docstrings(max_chars: int) -> str:
     on time, hashing or the file system's order: the same Python installation always gives the same
     text, and a smaller cap gives a prefix of a larger one.
     """
+    import ast  # the corpus reader's modules, loaded only when the corpus is read
+    import sysconfig
+    import tokenize
+
     root = Path(sysconfig.get_paths()["stdlib"])
     docs, size = [], 0
     for path in python_files(root):

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .tensor import Tensor, enable_grad, no_grad
+from .core import Tensor, enable_grad, no_grad
 
 
 class GradcheckError(AssertionError):

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .tensor import Tensor
+from .core import Tensor
 
 
 class Optimizer:

@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .tensor import Tensor
+from .core import Tensor
 
 # bool, signed int, unsigned int, float: the kinds a Tensor may hold, and all that a checkpoint needs.
 _NUMERIC_KINDS = "biuf"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import OpError, Tensor
+from ..core import OpError, Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ..tensor import OpError, Tensor
+from ..core import OpError, Tensor
 from . import init
 from .module import Module, Parameter
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..tensor import Tensor, scope
+from ..core import Tensor, scope
 
 
 class Parameter(Tensor):

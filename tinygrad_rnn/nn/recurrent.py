@@ -21,8 +21,7 @@ import math
 
 import numpy as np
 
-from .. import ops
-from ..tensor import OpError, Tensor, carry_cut, scope, stack, zeros
+from ..core import OpError, Tensor, scope, stack, zeros
 from . import init
 from .module import Module, Parameter
 
@@ -325,7 +324,7 @@ class _RecurrentLayer(Module):
             if part is not None and part.shape != expected:
                 raise OpError(f"{type(self).__name__}: {name} has shape {part.shape}, expected {expected}")
         parts = [zeros(expected, dtype=dtype) if part is None else part for part in parts]
-        states = [tuple(carry_cut(part, part[k]) for part in parts) for k in range(self.num_layers)]
+        states = [tuple(part[k] for part in parts) for k in range(self.num_layers)]
         return states if self.has_cell_state else [state[0] for state in states]
 
     def forward(self, input: Tensor, hx=None):
@@ -337,7 +336,7 @@ class _RecurrentLayer(Module):
         states = self._initial(hx, batch, x.dtype)
         finals = []
         for k, cell in enumerate(self.cells):
-            with scope(f"layer={k}"), ops.quiet_overflow():  # see ops.Sigmoid
+            with scope(f"layer={k}"):
                 gi, weights = cell.projections(x, fold_hidden_bias=cell.folds_hidden_bias)  # once for all T steps
                 state = states[k]
                 outputs = []

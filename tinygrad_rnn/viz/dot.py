@@ -15,11 +15,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from itertools import pairwise
-
-import graphviz
+from typing import TYPE_CHECKING
 
 from .model import Cluster, Edge, Graph, Node, Summary, step_of
 from .views import node_formula
+
+if TYPE_CHECKING:  # graphviz is imported when a drawing is made, not with the package
+    import graphviz
 
 PALETTE = "blues9"  # a Graphviz colour scheme: colours 1 (palest) to 9 (darkest)
 DIM = "#d9d9d9"
@@ -73,6 +75,8 @@ class GradScale:
 
 def _text(*lines: str) -> str:
     """A DOT label from lines of raw text: every character literal, lines joined by DOT's \\n."""
+    import graphviz
+
     safe = (graphviz.escape(line).replace("\r\n", "\n").replace("\n", "\\n") for line in lines if line)
     return graphviz.nohtml("\\n".join(safe))
 
@@ -257,6 +261,8 @@ def _ordering_edges(g: Graph) -> list[tuple[str, str]]:
 
 def to_dot(g: Graph, title: str | None = None) -> graphviz.Digraph:
     """The Digraph of a view: clusters from its scope tree, nodes in forward order, then edges."""
+    import graphviz  # here, not with the package: only drawings need it
+
     w = _Writer(g)
     dot = graphviz.Digraph(
         "tinygrad_rnn",

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import graphviz
-
-from ..tensor import Tensor
+from ..core import Tensor
 from . import views
 from .dot import to_dot
 from .model import Graph, trace
+
+if TYPE_CHECKING:  # graphviz is imported when a drawing is made, not with the package
+    import graphviz
 
 LEVELS = views.LEVELS
 _LEVEL_VIEWS = {"op": lambda g: g, "gate": views.gate_level, "cell": views.cell_level}

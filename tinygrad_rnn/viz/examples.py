@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import nn
+from ..core import Tensor, keep_values, scope
 from ..nn.functional import mse_loss
-from ..tensor import Tensor, keep_values, scope
 
 LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU, "peephole": nn.PeepholeLSTM, "coupled": nn.CoupledLSTM}
 CELLS = {

@@ -16,9 +16,9 @@ from pathlib import Path
 import graphviz
 import numpy as np
 
+from ..core import Tensor, scope
 from ..nn import LSTMCell
 from ..nn.functional import mse_loss
-from ..tensor import Tensor, scope
 from .draw import draw
 from .examples import unrolled_loss
 

@@ -21,9 +21,8 @@ from weakref import WeakKeyDictionary
 
 import numpy as np
 
+from ..core import Tensor, topological_order
 from ..nn.module import Parameter
-from ..ops import Part
-from ..tensor import Tensor, cut_of
 
 STEP_PREFIX = "t="
 TINY = 4  # tensors with at most this many elements show their values in labels
@@ -143,13 +142,15 @@ class Cluster:
 class Graph:
     """Nodes (in forward order: every node after its inputs), edges, and what view made them.
 
-    `roots` are the traced ids of the tensors given to `trace`, in order. A view keeps the traced
-    graph as `origin`: the ids in a node's `members` are nodes of that graph.
+    `roots` are the traced ids of the tensors given to `trace`, in order; `order` the op nodes in
+    the order the engine's backward from them runs them (`tg.topological_order`). A view keeps the
+    traced graph as `origin`: the ids in a node's `members` are nodes of that graph.
     """
 
     nodes: dict[str, Node]
     edges: list[Edge]
     roots: tuple[str, ...] = ()
+    order: tuple[str, ...] = ()
     level: str = "op"
     rolled: bool = False
     origin: Graph | None = field(default=None, repr=False)
@@ -223,41 +224,69 @@ class Graph:
         return merge(root)
 
 
-def _node(p):
-    """A graph item, or for one output of an op with several (an ops.Part), that op's node."""
-    return p.node if type(p) is Part else p
-
-
 def _item(t: Tensor):
-    """What stands for a tensor in the engine's graph: the Function that made it, or the leaf itself."""
-    return t if t._ctx is None else _node(t._ctx)
+    """What stands for a tensor in the engine's graph: the node (Function) that made it, or the leaf itself."""
+    return t if t._ctx is None else t._ctx
 
 
-def _parents(item) -> tuple:
+def _is_leaf(item) -> bool:
+    return isinstance(item, Tensor)
+
+
+def _parents(item) -> list:
     """The graph items an item was computed from (a leaf tensor has none)."""
-    return () if item.is_leaf_node else tuple([_node(p) for p in item.parents])
+    return [] if _is_leaf(item) else [p if _is_leaf(p) else p[0] for p in item.parents]
 
 
-def _pieces(item, parts: dict) -> tuple[tuple, np.ndarray | None]:
-    """For an op with several outputs: each output's (index, shape), and its gradient as one array
-    (the outputs' gradients joined, as its backward joins them) if backward kept any."""
-    shapes = item.shapes
-    if shapes is None:
-        return (), item.grad
-    pieces = tuple(
-        (item.piece(k), shape, getattr(parts.get((item, k)), "label", None)) for k, shape in enumerate(shapes)
-    )
-    grads = [getattr(parts.get((item, k)), "grad", None) for k in range(len(shapes))]
-    return pieces, None if all(g is None for g in grads) else item.join_grads(grads)
+def _several(item) -> bool:
+    """Whether an item is a node with several outputs (split, unbind)."""
+    return not _is_leaf(item) and len(item.shapes) > 1
+
+
+def _shape(parent) -> tuple[int, ...]:
+    """The shape of the tensor a parent entry stands for (a leaf, or output k of a node)."""
+    return parent.shape if _is_leaf(parent) else parent[0].shapes[parent[1]]
+
+
+def _piece(node, k: int) -> str:
+    """Where output k of a split or an unbind comes from in its input, as an index ('..., 4:8', ':, 3')."""
+    lead = [":"] * node.axis
+    if node.name == "unbind":
+        return ", ".join(lead + [str(k)])
+    span = f"{node.bounds[k]}:{node.bounds[k + 1]}"
+    return ", ".join(lead + [span]) if node.axis < len(node.shapes[k]) - 1 else f"..., {span}"
+
+
+def _op_node(item, values: dict, scopes: dict) -> dict:
+    """The fields of a Node for a graph node (an op): its name, value and gradient come from its
+    output's slot; an op with several outputs stands for its input, the pieces joined back."""
+    source = _parents(item)[0] if item.parents else None
+    scope, args = item.scope, item.describe()
+    if item.name == "reshape" and step_of(scope) is None:  # h_t.unsqueeze(0) after a loop: drawn in h_t's step
+        scope = step_of(source.scope if _is_leaf(source) else scopes[source]) or scope
+    if item.name == "transpose" and _is_leaf(source) and source.name:
+        args = f"{args} of {source.name}".strip()  # a layer transposes each weight once, for all steps
+    scopes[item] = scope
+    kept = item.values
+    if not _several(item):
+        value = values.get(item, None if kept is None else kept[0])
+        grad = None if item.grads is None else item.grads[0]
+        return dict(kind="op", name=item.names[0], shape=item.shapes[0], value=value, grad=grad, scope=scope, args=args)
+    pieces = tuple((_piece(item, k), shape, item.names[k]) for k, shape in enumerate(item.shapes))
+    grads = item.grads or [None] * len(item.shapes)
+    grad = None if all(g is None for g in grads) else item.backward(*grads)[0]  # the pieces' gradients, joined
+    value = None if kept is None else item.join(list(kept))
+    return dict(kind="op", name=None, shape=_shape(item.parents[0]), value=value, grad=grad, scope=scope, args=args,
+                pieces=pieces)
 
 
 def trace(*tensors: Tensor) -> Graph:
     """The op-level model of everything the given tensors were computed from.
 
     The engine's graph is made of Functions (one per op, standing for the tensor it made) and the
-    leaf tensors they read; a Function records its output's name, scope, shape and dtype, its
-    gradient after backward(retain_grads=True), and its value only inside `tg.keep_values()`
-    (otherwise intermediate values are labelled for the tensors drawn, and for leaves).
+    leaf tensors they read; a Function keeps, per output, the tensor's name, its gradient after
+    backward(retain_grads=True), and its value only inside `tg.keep_values()` (otherwise
+    intermediate values are labelled for the tensors drawn, and for leaves).
     Nodes come in forward order (each after its inputs, see `_forward_order`), which is also the
     order the DOT text lists them in: the same graph built twice gives the same model. A leaf that
     came from `.detach()` gets a "cut" edge from the node it was cut from, while that node is alive.
@@ -270,153 +299,78 @@ def trace(*tensors: Tensor) -> Graph:
         if not isinstance(t, Tensor):
             raise TypeError(f"trace: argument {k} is a {type(t).__name__}, not a Tensor")
     # the drawn tensors' own values are at hand (not a piece's: its node stands for all the pieces)
-    values = {_item(t): t.data for t in tensors if type(t._ctx) is not Part}
-    order = _forward_order(tuple(_item(t) for t in tensors))
+    values = {_item(t): t.data for t in tensors if not _several(_item(t))}
+    backward = topological_order(*tensors)
+    order = _forward_order(tensors, backward)
     ids = {item: f"n{k}" for k, item in enumerate(order)}
-    nodes: dict[str, Node] = {}
     edges: list[Edge] = []
     used_in: dict[Tensor, list[tuple[str, ...]]] = {}  # leaf -> the scopes of its consumers
-    parts: dict = {}  # (node, k) -> the Part standing for output k of an op with several outputs
-    for t in tensors:
-        if type(t._ctx) is Part:  # a piece drawn itself: its name and gradient are on its Part
-            parts[(t._ctx.node, t._ctx.k)] = t._ctx
     for item in order:
-        if item.is_leaf_node:
-            continue
-        for k, p in enumerate(item.parents):
-            if type(p) is Part:
-                parts[(p.node, p.k)] = p
-                edges.append(Edge(ids[p.node], ids[item], arg=k, out=p.k))
-                continue
-            edges.append(Edge(ids[p], ids[item], arg=k))
-            if p.is_leaf_node:
+        for k, p in enumerate([] if _is_leaf(item) else item.parents):
+            if _is_leaf(p):
+                edges.append(Edge(ids[p], ids[item], arg=k))
                 used_in.setdefault(p, []).append(item.scope)
+            else:
+                node, out = p
+                edges.append(Edge(ids[node], ids[item], arg=k, out=out if _several(node) else None))
+    nodes: dict[str, Node] = {}
     scopes: dict = {}
     for item in order:
         nid = ids[item]
-        if not item.is_leaf_node:
-            kind, op, args, scope = "op", item.name, item.describe(), item.scope
-            source = _node(item.parents[0])
-            if op == "reshape" and step_of(scope) is None:  # h_t.unsqueeze(0) after a loop: drawn in h_t's step
-                scope = step_of(source.scope if source.is_leaf_node else scopes[source]) or scope
-            scopes[item] = scope
-            name, value, requires_grad = item.label, values.get(item, item.value), True
-            if op == "transpose" and source.is_leaf_node and source.name:
-                args = f"{args} of {source.name}".strip()  # a layer transposes each weight once, for all steps
-            pieces, grad = _pieces(item, parts)
-        else:
+        if _is_leaf(item):
             kind = "param" if isinstance(item, Parameter) else "input" if item.requires_grad else "const"
-            op, args = "", ""
             scope = common_prefix(used_in[item]) if item in used_in else item.scope
-            name, value, requires_grad = item.name, item.data, item.requires_grad
-            pieces, grad = (), item.grad
-        nodes[nid] = Node(
-            id=nid,
-            kind=kind,
-            scope=scope,
-            name=name,
-            op=op,
-            args=args,
-            shape=tuple(item.shape),
-            dtype=str(item.dtype),
-            value=Summary.of(value),
-            grad=Summary.of(grad),
-            requires_grad=requires_grad,
-            pieces=pieces,
-            members=(nid,),
-        )
+            fields = dict(kind=kind, name=item.name, shape=item.shape, value=item.data, grad=item.grad, scope=scope)
+            requires_grad, op = item.requires_grad, ""
+        else:
+            fields, requires_grad, op = _op_node(item, values, scopes), True, item.name
+        value, grad = Summary.of(fields.pop("value")), Summary.of(fields.pop("grad"))
+        nodes[nid] = Node(id=nid, op=op, dtype=str(item.dtype), value=value, grad=grad, requires_grad=requires_grad,
+                          members=(nid,), **fields)
     for item in order:
-        cut = cut_of(item) if item.is_leaf_node else None
-        if cut is None:
-            continue
-        source, label, k = cut
-        value = None if source is None else source.value
-        if value is not None and k is not None:
-            value = source.pick(value, k)  # the piece it was cut from
-        if source is not None and source in ids:
-            edges.append(Edge(ids[source], ids[item], kind="cut", out=k))
-        else:  # cut from a graph we are not drawing (the previous chunk), alive or already freed
-            ghost = f"{ids[item]}_cut"
-            nodes[ghost] = Node(
-                id=ghost,
-                kind="cut",
-                scope=nodes[ids[item]].scope,
-                name=label,
-                shape=tuple(item.shape),
-                dtype=str(item.dtype),
-                value=Summary.of(value),
-                members=(ghost,),
-                note="in the previous chunk",
-            )
-            edges.append(Edge(ghost, ids[item], kind="cut"))
-    g = Graph(nodes, edges, roots=tuple(ids[_item(t)] for t in tensors))
+        if _is_leaf(item) and item._cut is not None:
+            _add_cut(item, ids, nodes, edges)
+    g = Graph(nodes, edges, roots=tuple(ids[_item(t)] for t in tensors), order=tuple(ids[n] for n in backward))
     for item, nid in ids.items():
         g._ids[item] = nid
     return g
 
 
-def _forward_order(roots: tuple) -> list:
-    """Every graph item the roots depend on, each after its inputs, close to the order they were made.
+def _add_cut(leaf: Tensor, ids: dict, nodes: dict[str, Node], edges: list[Edge]) -> None:
+    """A detached leaf's cut: an edge from the node it was cut from, if that is drawn too, or from
+    a ghost node standing for it (in the previous chunk of truncated BPTT, alive or freed)."""
+    node_ref, k, name = leaf._cut
+    source = node_ref()
+    several = source is not None and len(source.shapes) > 1
+    if source is not None and source in ids:
+        edges.append(Edge(ids[source], ids[leaf], kind="cut", out=k if several else None))
+        return
+    value = None if source is None or source.values is None else source.values[k]
+    ghost = f"{ids[leaf]}_cut"
+    nodes[ghost] = Node(
+        id=ghost,
+        kind="cut",
+        scope=nodes[ids[leaf]].scope,
+        name=name,
+        shape=tuple(leaf.shape),
+        dtype=str(leaf.dtype),
+        value=Summary.of(value),
+        members=(ghost,),
+        note="in the previous chunk",
+    )
+    edges.append(Edge(ghost, ids[leaf], kind="cut"))
 
-    The reverse of backward's order (Kahn's algorithm from the roots, as in `backward_order`), so
-    step 0 comes before step 1 and layer 0 before layer 1; each leaf just before its first use.
-    """
-    pending: dict = {}  # item -> how many edges from consumers still to walk
-    stack = list(roots)
-    seen = set(roots)
-    while stack:
-        for p in _parents(stack.pop()):
-            pending[p] = pending.get(p, 0) + 1
-            if p not in seen:
-                seen.add(p)
-                stack.append(p)
-    ready = [r for r in roots if r not in pending]
-    backwards: list = []
-    while ready:
-        item = ready.pop()
-        backwards.append(item)
-        for p in _parents(item):
-            pending[p] -= 1
-            if pending[p] == 0:
-                ready.append(p)
+
+def _forward_order(tensors: tuple[Tensor, ...], backward: list) -> list:
+    """Every graph item the tensors depend on, each after its inputs, close to the order they were made:
+    the reverse of backward's order (so step 0 comes before step 1, layer 0 before layer 1), with
+    each leaf just before its first use, and a leaf drawn on its own last."""
     order: list = []
     placed: set = set()
-    for item in reversed(backwards):
-        if item.is_leaf_node:
-            continue
-        for p in _parents(item):
-            if p.is_leaf_node and p not in placed:
+    for node in reversed(backward):
+        for p in _parents(node):
+            if _is_leaf(p) and p not in placed:
                 placed.add(p)
                 order.append(p)
-        order.append(item)
-    order += [r for r in roots if r.is_leaf_node and r not in placed]  # a leaf drawn on its own
-    return order
-
-
-def backward_order(g: Graph, root: str) -> list[str]:
-    """The op nodes below `root` in the order `Tensor.backward` runs them.
-
-    The same Kahn's algorithm as `tensor.topological_order` (a node is ready once every consumer has
-    sent its gradient; ready nodes on a stack), run on the model, so it also works after backward
-    has released the saved arrays, which `topological_order` refuses.
-    """
-    into = g.parents()
-    pending: dict[str, int] = {}
-    stack = [root]
-    while stack:
-        for e in into[stack.pop()]:
-            if g.nodes[e.src].kind == "op":
-                pending[e.src] = pending.get(e.src, 0) + 1
-                if pending[e.src] == 1:
-                    stack.append(e.src)
-    order: list[str] = []
-    ready = [root] if g.nodes[root].kind == "op" else []
-    while ready:
-        nid = ready.pop()
-        order.append(nid)
-        for e in into[nid]:
-            if g.nodes[e.src].kind == "op":
-                pending[e.src] -= 1
-                if pending[e.src] == 0:
-                    ready.append(e.src)
-    return order
+        order.append(node)
+    return order + [t for t in dict.fromkeys(tensors) if t._ctx is None and t not in placed]

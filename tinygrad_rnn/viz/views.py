@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from .model import Edge, Graph, Node, backward_order, common_prefix, step_of
+from .model import Edge, Graph, Node, common_prefix, step_of
 
 ACTIVATIONS = {"sigmoid", "tanh", "relu"}
 LEVELS = ("op", "gate", "cell")
@@ -30,7 +30,7 @@ LANES = ("c",)  # the name the LSTM cells give their cell state
 
 def _derive(g: Graph, nodes: dict[str, Node], edges: list[Edge], **changes) -> Graph:
     """A new graph made from g: same roots and op graph, new nodes and edges."""
-    fields = dict(roots=g.roots, level=g.level, rolled=g.rolled, origin=g.op_graph(), _ids=g._ids)
+    fields = dict(roots=g.roots, order=g.order, level=g.level, rolled=g.rolled, origin=g.op_graph(), _ids=g._ids)
     fields.update(changes)
     return Graph(nodes, edges, **fields)
 
@@ -53,14 +53,14 @@ def _dedupe(edges: list[Edge]) -> list[Edge]:
 def number_backward(g: Graph) -> Graph:
     """Number every edge that carries a gradient in the order backward sends it (1 = first).
 
-    Backward visits the op nodes in `backward_order` and at each one sends a gradient to each
+    Backward visits the op nodes in the traced graph's `order` and at each one sends a gradient to each
     input that wants one, in input order: a parent that is an op, or a leaf with requires_grad.
     """
     if len(g.roots) != 1:
         raise ValueError(f"the backward view draws the backward pass of one tensor (the loss), got {len(g.roots)}")
     into = g.parents()
     numbers: dict[tuple[str, str, int], int] = {}
-    for nid in backward_order(g, g.roots[0]):
+    for nid in g.op_graph().order:
         for e in into[nid]:
             if g.nodes[e.src].requires_grad:
                 numbers[(e.src, e.dst, e.arg)] = len(numbers) + 1

@@ -1,0 +1,554 @@
+"""Tensor: a numpy array that remembers how it was made, and the backward pass over that memory.
+
+Read it in this order: `Tensor` (what a tensor holds) and its `backward` (the chain rule at every
+node, in topological order), then `_apply` (the one path every op takes: run it, record a node) and
+`topological_order` (Kahn's algorithm). After them come the ops a tensor offers, each one call of
+`_apply` or built from other ops (subtraction, mean, softmax, chunk, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from weakref import ref
+
+import numpy as np
+
+from . import ops
+from .modes import AnomalyError, BackwardError, OpError, in_scope, state
+
+
+class Tensor:
+    """An n-dimensional array with an optional gradient and a link to the op that made it.
+
+    `data` is the numpy array, `grad` its gradient after backward (same shape), `name` an optional
+    label and `scope` the scope stack in force when it was made. A tensor made by an op (a
+    `_Result`) has `_ctx`, the graph node (an ops.Function) that made it, and `_k`, which of the
+    node's outputs it is (0 unless the op has several); a leaf, a tensor you made, has `_ctx` None.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "name", "scope", "_cut", "__weakref__")
+    __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
+    _ctx: ops.Function | None = None  # a leaf: no op made it
+    _k = 0
+
+    def __init__(self, data, requires_grad: bool = False, name: str | None = None, dtype=None) -> None:
+        arr = np.array(data.data if isinstance(data, Tensor) else data, dtype=dtype, copy=True)
+        if dtype is None and arr.dtype.kind == "f" and not isinstance(data, np.ndarray | np.generic):
+            arr = arr.astype(np.float32)  # Python floats default to float32, as in PyTorch
+        if arr.dtype.kind not in "fiub":
+            raise TypeError(f"Tensor: unsupported dtype {arr.dtype} (use float, int or bool data)")
+        if requires_grad and arr.dtype.kind != "f":
+            raise TypeError(
+                f"Tensor: requires_grad=True needs a floating-point dtype, got {arr.dtype} "
+                f"(use dtype=np.float32, or .astype a float first)"
+            )
+        self.data, self.grad, self.requires_grad = arr, None, bool(requires_grad)
+        self.name, self.scope, self._cut = name, state.scope, None
+
+    @classmethod
+    def _leaf(cls, data: np.ndarray) -> Tensor:
+        """A leaf around an array, without copying or checking it (an op's output with no graph)."""
+        t = cls.__new__(cls)
+        t.data, t.grad, t.requires_grad, t.name, t.scope, t._cut = data, None, False, None, state.scope, None
+        return t
+
+    # -- backward --------------------------------------------------------------------------------
+
+    def backward(self, grad=None, retain_graph: bool = False, retain_grads: bool = False) -> None:
+        """Add d(self)/d(leaf) into `.grad` of every leaf that requires grad.
+
+        `grad` is dL/d(self); it may be omitted only for a one-element tensor (then it is 1).
+        Saved arrays are released afterwards unless `retain_graph=True`; `retain_grads=True`
+        also keeps the gradient of every intermediate tensor (its `.grad`).
+        """
+        grads = {_key(self): self._seed(grad)}  # dL/d(tensor), for every tensor reached so far
+        for node in _unreleased(topological_order(self)):  # each node after every node that used its outputs
+            dys = [_dense(grads.pop((node, k), None)) for k in range(len(node.shapes))]  # all arrived by now
+            if retain_grads:
+                _retain(node, dys)
+            dxs = node.backward(*dys)  # the chain rule at one node: dL/dx = dL/dy · dy/dx
+            if state.anomaly:
+                _check_finite(node, dxs, "backward", node.parents)
+            if not retain_graph:
+                node.saved = None  # free the saved arrays; the graph's shape stays, for drawings
+            for parent, dx in zip(node.parents, dxs):  # noqa: B905 (tg.apply checks Functions of your own)
+                if dx is not None:  # contributions from several consumers add up
+                    total = grads.get(parent)
+                    grads[parent] = dx if total is None else total + dx
+        for leaf, dx in grads.items():  # every node has taken its own: what is left is the leaves'
+            leaf._accumulate(dx)
+
+    def _seed(self, grad) -> np.ndarray:
+        """dL/d(self) to start backward from: `grad`, checked, or 1 for a one-element tensor."""
+        if not self.requires_grad:
+            raise BackwardError(
+                f"backward: tensor {_describe(self)} does not require grad and has no graph "
+                "(was it made under no_grad(), detached, or from inputs without requires_grad=True?)"
+            )
+        if grad is None and self.data.size != 1:
+            raise BackwardError(
+                f"backward: grad can be omitted only for a one-element output, this one has shape "
+                f"{self.shape}; pass grad= an array of that shape (or call .sum() first)"
+            )
+        if grad is None:
+            return np.ones(self.shape, self.dtype)
+        g = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+        if g.shape != self.shape:
+            raise BackwardError(f"backward: grad has shape {g.shape} but the tensor has shape {self.shape}")
+        return g
+
+    def _accumulate(self, dx) -> None:
+        """self.grad += dx, into an array of the leaf's own (dx may be shared, read-only, or lazy)."""
+        if not self.requires_grad:
+            return
+        if self.grad is None:
+            self.grad = np.array(_dense(dx), dtype=self.dtype, order="C")  # a copy in row order (dx may be a view)
+        else:
+            self.grad += _dense(dx)
+
+    # -- what a tensor is ------------------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def item(self) -> float:
+        if self.data.size != 1:
+            raise ValueError(f"item: only a one-element tensor has an item, this one has shape {self.shape}")
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def detach(self) -> Tensor:
+        """The same values, cut from the graph: no gradient flows back through it. It remembers
+        where it was cut (weakly: the old graph is still freed), for drawings of truncated BPTT."""
+        t = Tensor._leaf(self.data)
+        t.name = self.name
+        t._cut = self._cut if self._ctx is None else (ref(self._ctx), self._k, self.name)
+        return t
+
+    def astype(self, dtype) -> Tensor:
+        """A leaf copy in another dtype (not differentiable: use it on inputs)."""
+        return Tensor(self.data.astype(dtype), name=self.name)
+
+    def __repr__(self) -> str:
+        extra = f", name={self.name!r}" if self.name else ""
+        if self._ctx is not None:
+            extra += f", grad_fn={self._ctx.name}"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        body = np.array2string(self.data, precision=4, separator=", ", threshold=20)
+        return f"Tensor({body}, dtype={self.dtype}{extra})"
+
+    # -- operators -------------------------------------------------------------------------------
+
+    def _other(self, other) -> Tensor:
+        """The other operand as a tensor; a Python number takes a float tensor's dtype (x * 2 stays float32)."""
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, (int, float)) and self.dtype.kind == "f":
+            return Tensor._leaf(np.asarray(other, dtype=self.dtype))
+        return Tensor._leaf(np.asarray(other))
+
+    def __add__(self, other) -> Tensor:
+        return _apply(ops.Add, self, self._other(other))
+
+    def __radd__(self, other) -> Tensor:
+        return _apply(ops.Add, self._other(other), self)
+
+    def __sub__(self, other) -> Tensor:
+        return self + (-self._other(other))
+
+    def __rsub__(self, other) -> Tensor:
+        return self._other(other) + (-self)
+
+    def __mul__(self, other) -> Tensor:
+        return _apply(ops.Mul, self, self._other(other))
+
+    def __rmul__(self, other) -> Tensor:
+        return _apply(ops.Mul, self._other(other), self)
+
+    def __truediv__(self, other) -> Tensor:
+        return _apply(ops.Div, self, self._other(other))
+
+    def __rtruediv__(self, other) -> Tensor:
+        return _apply(ops.Div, self._other(other), self)
+
+    def __neg__(self) -> Tensor:
+        return _apply(ops.Neg, self)
+
+    def __pow__(self, p) -> Tensor:
+        if isinstance(p, Tensor) or not np.isscalar(p):
+            raise TypeError(
+                f"pow: the exponent must be a number, got {type(p).__name__}; "
+                "for a tensor exponent write (b * a.log()).exp()"
+            )
+        return _apply(ops.Pow, self, p=float(p))
+
+    def __rpow__(self, base) -> Tensor:
+        """base ** x = exp(x * log(base)) for a positive number base."""
+        return (self * float(np.log(base))).exp()
+
+    def __matmul__(self, other) -> Tensor:
+        return _apply(ops.MatMul, self, self._other(other))
+
+    def __rmatmul__(self, other) -> Tensor:
+        return _apply(ops.MatMul, self._other(other), self)
+
+    def __getitem__(self, idx) -> Tensor:
+        if isinstance(idx, tuple):  # tensors inside an index become their integer arrays
+            idx = tuple(i.data if isinstance(i, Tensor) else i for i in idx)
+        out = _apply(ops.GetItem, self, idx=idx.data if isinstance(idx, Tensor) else idx)
+        if out._ctx is None and self._cut is not None:
+            out._cut = self._cut  # a slice of a detached tensor was cut in the same place
+        return out
+
+    def __setitem__(self, idx, value) -> None:
+        raise TypeError(
+            "Tensor does not support item assignment: in-place changes would corrupt the recorded "
+            "graph. Build a new tensor instead (tg.cat, tg.stack, or arithmetic with a mask)."
+        )
+
+    def __iter__(self) -> Iterator[Tensor]:
+        """The slices along the first axis, made by one op (`unbind`), as in PyTorch."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    # -- elementwise functions and reductions ----------------------------------------------------
+
+    def exp(self) -> Tensor:
+        return _apply(ops.Exp, self)
+
+    def log(self) -> Tensor:
+        return _apply(ops.Log, self)
+
+    def tanh(self) -> Tensor:
+        return _apply(ops.Tanh, self)
+
+    def sigmoid(self) -> Tensor:
+        return _apply(ops.Sigmoid, self)
+
+    def relu(self) -> Tensor:
+        return _apply(ops.Relu, self)
+
+    def sqrt(self) -> Tensor:
+        return self**0.5
+
+    def sum(self, axis=None, keepdims: bool = False) -> Tensor:
+        return _apply(ops.Sum, self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims: bool = False) -> Tensor:
+        axes = range(self.ndim) if axis is None else ((axis,) if isinstance(axis, int) else axis)
+        count = int(np.prod([self.shape[a] for a in axes]))
+        return self.sum(axis=axis, keepdims=keepdims) * (1.0 / count if count else float("nan"))  # empty: nan
+
+    def max(self, axis=None, keepdims: bool = False) -> Tensor:
+        return _apply(ops.Max, self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims: bool = False) -> Tensor:
+        return -((-self).max(axis=axis, keepdims=keepdims))
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        """exp(x - max) / sum(exp(x - max)): shifting by the (constant) max keeps exp finite."""
+        e = (self - self.data.max(axis=axis, keepdims=True)).exp()
+        return e / e.sum(axis=axis, keepdims=True)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        """x - max - log(sum(exp(x - max))): finite even for logits of +-1000."""
+        shifted = self - self.data.max(axis=axis, keepdims=True)
+        return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
+
+    # -- shapes ----------------------------------------------------------------------------------
+
+    def reshape(self, *shape) -> Tensor:
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return _apply(ops.Reshape, self, shape=tuple(shape))
+
+    def transpose(self, *axes) -> Tensor:
+        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        if axes and sorted(int(a) % max(self.ndim, 1) for a in axes) != list(range(self.ndim)):
+            raise OpError(f"transpose: axes {tuple(axes)} are not a permutation of the axes of {self.shape}")
+        return _apply(ops.Transpose, self, axes=tuple(int(a) % self.ndim for a in axes) if axes else None)
+
+    @property
+    def T(self) -> Tensor:
+        return self.transpose()
+
+    def flatten(self) -> Tensor:
+        return self.reshape(-1)
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        """Insert an axis of length 1 at `axis` (negative counts from the end of the new shape)."""
+        n = self.ndim + 1
+        if not -n <= axis < n:
+            raise OpError(f"unsqueeze: axis {axis} is out of range for a {n - 1}-D tensor{in_scope(state.scope)}")
+        return self.reshape(self.shape[: axis % n] + (1,) + self.shape[axis % n :])
+
+    def squeeze(self, axis=None) -> Tensor:
+        """Drop axes of length 1 (all of them, or the given one, which must have length 1)."""
+        try:
+            return self.reshape(np.squeeze(self.data, axis).shape)
+        except ValueError as err:
+            raise OpError(f"squeeze: {err} (shape {self.shape}, axis {axis}){in_scope(state.scope)}") from None
+
+    def split(self, split_size_or_sections, axis: int = 0) -> tuple[Tensor, ...]:
+        """Pieces of `split_size` along `axis` (the last may be smaller), or of the listed sizes:
+        one op makes all the pieces (a graph node with several outputs, as PyTorch's split)."""
+        dim, size = self._axis("split", axis), split_size_or_sections
+        n = self.shape[dim]
+        if isinstance(size, (int, np.integer)) and size <= 0:
+            raise OpError(f"split: split_size must be positive, got {size} (tensor of shape {self.shape})")
+        if isinstance(size, (int, np.integer)):
+            sizes = [min(size, n - s) for s in range(0, n, size)] or [0]
+        else:
+            sizes = [int(s) for s in size]
+        if sum(sizes) != n or min(sizes, default=0) < 0:
+            raise OpError(f"split: sizes {sizes} must be at least 0 and add up to the {n} of axis {axis}, {self.shape}")
+        return _apply(ops.Split, self, sizes=tuple(sizes), axis=dim)
+
+    def chunk(self, chunks: int, axis: int = 0) -> tuple[Tensor, ...]:
+        """`chunks` pieces of equal size along `axis` (the last smaller if it does not divide)."""
+        if chunks <= 0:
+            raise OpError(f"chunk: chunks must be positive, got {chunks}")
+        n = self.shape[self._axis("chunk", axis)]
+        return self.split(max(-(-n // chunks), 1), axis=axis)
+
+    def unbind(self, axis: int = 0) -> tuple[Tensor, ...]:
+        """The slices along `axis`, each with that axis removed: [x[0], x[1], ...], made by one op."""
+        return _apply(ops.Unbind, self, axis=self._axis("unbind", axis))
+
+    def _axis(self, op: str, axis: int) -> int:
+        """axis, checked and counted from 0 (negative counts from the end)."""
+        if not isinstance(axis, (int, np.integer)):
+            raise OpError(f"{op}: axis must be an integer, got {axis!r}")
+        if not -self.ndim <= axis < self.ndim:
+            where = in_scope(state.scope)
+            raise OpError(f"{op}: axis {axis!r} is out of range for a tensor of shape {self.shape}{where}")
+        return int(axis) % self.ndim
+
+
+class _Result(Tensor):
+    """A tensor made by an op. Its name, scope and (after backward(retain_grads=True)) gradient
+    live in its node's slot for it (`_ctx.names[_k]`, ...): the node outlives the tensor, so
+    drawings still have them after the tensor is freed."""
+
+    __slots__ = ("_ctx", "_k")
+    requires_grad = True  # always: an op records a node only when some input requires grad
+    _cut = None
+
+    def __init__(self, data: np.ndarray, node: ops.Function, k: int) -> None:
+        self.data, self._ctx, self._k = data, node, k
+
+    @property
+    def name(self) -> str | None:
+        return self._ctx.names[self._k]
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._ctx.names[self._k] = value
+
+    @property
+    def grad(self) -> np.ndarray | None:
+        return None if self._ctx.grads is None else self._ctx.grads[self._k]
+
+    @grad.setter
+    def grad(self, value: np.ndarray | None) -> None:
+        if self._ctx.grads is None:
+            self._ctx.grads = [None] * len(self._ctx.shapes)
+        self._ctx.grads[self._k] = value
+
+    @property
+    def scope(self) -> tuple[str, ...]:
+        return self._ctx.scope
+
+
+def _apply(op: type[ops.Function], *inputs: Tensor, **options) -> Tensor | tuple[Tensor, ...]:
+    """Run one primitive on tensors: its forward on their arrays, and, if a gradient is wanted,
+    a graph node linking its outputs to where its inputs came from. Every op takes this path.
+
+    `state.faster` may hold a faster way to run the op (tinygrad_rnn/speed: the same numbers, sooner).
+    """
+    faster = state.faster.get(op)
+    if faster is not None:
+        return faster(*inputs, **options)
+    fn = op()
+    arrays = [t.data for t in inputs]
+    try:
+        out = fn.forward(*arrays, **options)
+    except (ValueError, IndexError, TypeError) as err:
+        raise OpError(fn.explain_error(tuple(arrays), err) + in_scope(state.scope)) from None
+    outs = out if type(out) is tuple else (out,)  # an op with several outputs returns a tuple
+    if state.anomaly:
+        _check_finite(fn, outs, "forward", inputs)
+    fn.needs_input_grad = tuple([t.requires_grad for t in inputs])
+    if state.grad_enabled and True in fn.needs_input_grad:
+        results = _record(fn, inputs, outs)
+    else:
+        results = [Tensor._leaf(y) for y in outs]  # no graph: plain leaves
+    return tuple(results) if type(out) is tuple else results[0]
+
+
+def _record(fn: ops.Function, inputs: tuple[Tensor, ...], outs: tuple[np.ndarray, ...]) -> list[_Result]:
+    """Make fn the graph node of its outputs: it links to where its inputs came from and keeps what
+    drawings need; each output is a _Result that points back to it."""
+    fn.parents = tuple([_key(t) for t in inputs])  # a leaf itself, or (node, k) of the op that made it
+    fn.scope, fn.dtype, fn.shapes = state.scope, outs[0].dtype, tuple([y.shape for y in outs])
+    fn.names = [None] * len(outs)
+    if state.keep_values:
+        fn.values = outs
+    return [_Result(y, fn, k) for k, y in enumerate(outs)]
+
+
+def topological_order(*tensors: Tensor) -> list[ops.Function]:
+    """The graph nodes below the given tensors, in the order backward runs them.
+
+    Each node comes after every node that consumed one of its outputs, so when backward reaches
+    it, all the gradient it will ever receive has arrived. Kahn's algorithm: count the edges into
+    each node, then take nodes whose count has dropped to zero from a stack, starting with the
+    tensors' own nodes. Iterative, so 100,000-op chains are fine.
+    """
+    roots = []
+    for t in tensors:
+        if t._ctx is not None and t._ctx not in roots:
+            roots.append(t._ctx)
+    consumers: dict[ops.Function, int] = {}  # node -> edges into it from nodes not yet in the order
+    stack = roots.copy()
+    while stack:
+        for parent in stack.pop().parents:
+            if type(parent) is tuple:  # (node, k) made by an op; a leaf has nothing below it
+                node = parent[0]
+                if node in consumers:
+                    consumers[node] += 1
+                else:
+                    consumers[node] = 1
+                    stack.append(node)
+    order = []
+    ready = [node for node in roots if node not in consumers]  # nothing above them consumes them
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for parent in node.parents:
+            if type(parent) is tuple:
+                left = consumers[parent[0]] - 1
+                consumers[parent[0]] = left
+                if left == 0:
+                    ready.append(parent[0])
+    return order
+
+
+def _key(t: Tensor):
+    """What stands for a tensor in the graph: a leaf itself, or (node, k) for output k of the op that made it."""
+    return t if t._ctx is None else (t._ctx, t._k)
+
+
+def _unreleased(order: list[ops.Function]) -> list[ops.Function]:
+    """The nodes, if none was released by an earlier backward (which freed the arrays it saved)."""
+    for node in order:
+        if node.saved is None:
+            raise BackwardError(
+                f"backward: trying to go through {node.name} a second time, but its saved arrays were released by "
+                "the previous backward. Pass retain_graph=True to the first backward if you need to run it twice."
+            )
+    return order
+
+
+class Lazy:
+    """A gradient kept in a cheaper form than an array until it is needed (see tinygrad_rnn/speed).
+
+    The engine only ever adds it to another gradient (`+`) and asks for its array (`dense()`).
+    """
+
+    __array_ufunc__ = None  # so that ndarray + Lazy calls Lazy.__radd__
+
+    def dense(self) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _dense(g):
+    """A gradient as an array (or None): a lazy one is made dense here."""
+    return g.dense() if isinstance(g, Lazy) else g
+
+
+def _retain(node: ops.Function, dys: list) -> None:
+    """Keep each output's gradient on the node (its tensor's .grad), adding up across backward calls."""
+    if node.grads is None:
+        node.grads = [None] * len(dys)
+    for k, dy in enumerate(dys):
+        if dy is not None:
+            kept = node.grads[k]
+            node.grads[k] = np.array(dy, dtype=node.dtype) if kept is None else kept + dy
+
+
+def _describe(t) -> str:
+    """'name' (shape) of a tensor or of a parent entry ((node, k) for an op's output)."""
+    name, shape = (t[0].names[t[1]], t[0].shapes[t[1]]) if type(t) is tuple else (t.name, t.shape)
+    return f"'{name}' {shape}" if name else f"{shape}"
+
+
+def _check_finite(fn: ops.Function, arrays, where: str, inputs) -> None:
+    """detect_anomaly(): raise if any of the arrays an op made holds nan or inf."""
+    for a in map(_dense, arrays):
+        if a is not None and a.dtype.kind == "f" and not np.isfinite(a).all():
+            names = ", ".join(_describe(t) for t in inputs)
+            scope = in_scope(fn.scope or state.scope)
+            raise AnomalyError(f"{fn.name}: {where} produced nan or inf{scope}; inputs: {names}")
+
+
+# -- functions of several tensors -----------------------------------------------------------------
+
+
+def cat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    tensors = list(tensors)
+    if not tensors:
+        raise OpError("cat: needs at least one tensor")
+    return _apply(ops.Cat, *tensors, axis=axis)
+
+
+def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors of the same shape along a new axis."""
+    tensors = list(tensors)
+    if not tensors:
+        raise OpError("stack: needs at least one tensor")
+    if len({t.shape for t in tensors}) > 1:
+        shapes = sorted({t.shape for t in tensors})
+        raise OpError(f"stack: all tensors need the same shape, got {shapes}{in_scope(state.scope)}")
+    return _apply(ops.Stack, *tensors, axis=axis)
+
+
+def zeros(*shape, requires_grad: bool = False, dtype=np.float32, name: str | None = None) -> Tensor:
+    shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    return Tensor(np.zeros(shape, dtype=dtype), requires_grad=requires_grad, name=name)
+
+
+def ones(*shape, requires_grad: bool = False, dtype=np.float32, name: str | None = None) -> Tensor:
+    shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    return Tensor(np.ones(shape, dtype=dtype), requires_grad=requires_grad, name=name)

@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo docs lint bench figures dot venv clean
+.PHONY: test demo docs lint bench lessons complexity figures dot venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,11 +48,20 @@ demo: $(STAMP) dot
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-bench: $(STAMP)
-	$(PY) benchmarks/bench_overhead.py
-	$(PY) benchmarks/bench_lstm.py
+# docs/benchmarks.md: the results of bench_overhead, bench_lstm and bench_viz on this machine (about 20 minutes).
+bench: $(STAMP) dot
+	$(PY) benchmarks/report.py --out docs/benchmarks.md
+
+# What each speed lesson buys (docs/speed.md quotes these): every lesson switched off in turn, malloc's page faults,
+# the matmul layouts OpenBLAS prefers.
+lessons: $(STAMP)
+	$(PY) benchmarks/bench_lessons.py
+	$(PY) benchmarks/bench_page_faults.py
 	$(PY) benchmarks/bench_matmul_layout.py
-	$(PY) benchmarks/bench_viz.py
+
+# The size and cyclomatic complexity of the engine's reading path (tinygrad_rnn/core), against its goals.
+complexity: $(STAMP)
+	$(PY) benchmarks/complexity.py
 
 # The article's figures, drawn from real graphs into docs/images/ (SVG; needs Graphviz's dot).
 figures: $(STAMP) dot

@@ -1,9 +1,9 @@
-"""Page faults per LSTM training step, with and without tinygrad_rnn keeping freed memory (memory.py).
+"""Page faults per LSTM training step, with and without keeping freed memory (the malloc lesson, speed/malloc.py).
 
 Each configuration runs in a fresh process (glibc's malloc state depends on everything the process
 did before), for tg.nn.LSTM and for the hand-written numpy LSTM of bench_lstm.py: a few warm-up
 steps, then the minor page faults (getrusage) and the time of each of the next steps.
-"Kept" is the default on import; "returned to the OS" sets TINYGRAD_RNN_KEEP_FREED_MB=0.
+"Kept" calls tg.speed.keep_freed_memory() first; "returned to the OS" leaves glibc's malloc as it is.
 
 Run:  python benchmarks/bench_page_faults.py [--steps 20] [--only h128 h512]
 """
@@ -24,6 +24,8 @@ import resource, statistics, sys, time
 sys.path.insert(0, sys.argv[1])
 import bench_lstm as bench
 which, hidden, steps = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+if sys.argv[5] == "keep":
+    bench.tg.speed.keep_freed_memory()
 weights, x = bench.make_problem(32, 50, 64, hidden, False)
 step = (bench.tg_lstm if which == "tg" else bench.numpy_by_hand)(weights, x)
 for _ in range(3):
@@ -40,9 +42,7 @@ print(statistics.mean(faults), max(faults), statistics.median(times))
 
 def run(which: str, hidden: int, steps: int, keep: bool) -> tuple[float, int, float]:
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-    if not keep:
-        env["TINYGRAD_RNN_KEEP_FREED_MB"] = "0"
-    cmd = [sys.executable, "-c", CHILD, str(HERE), which, str(hidden), str(steps)]
+    cmd = [sys.executable, "-c", CHILD, str(HERE), which, str(hidden), str(steps), "keep" if keep else "return"]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout.split()
     return float(out[0]), int(out[1]), float(out[2])
 
@@ -59,7 +59,7 @@ def main() -> None:
         for which, name in (("tg", "tg.nn.LSTM"), ("numpy", "numpy by hand")):
             for keep in (False, True):
                 mean, most, seconds = run(which, SIZES[label], args.steps, keep)
-                how = "kept (default)" if keep else "returned to the OS"
+                how = "kept (keep_freed_memory)" if keep else "returned to the OS"
                 print(f"| {label} | {name} | {how} | {mean:.0f} / {most} | {seconds * 1e3:.1f} |")
 
 

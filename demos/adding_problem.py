@@ -162,6 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--forget-bias", type=float, default=FORGET_BIAS, help="added to the LSTM's forget bias")
     parser.add_argument("--out", type=Path, default=OUT, help="where to write the plots and tables")
     args = parser.parse_args(argv)
+    tg.speed.keep_freed_memory()  # training steps reuse freed memory (a speed lesson: speed/malloc.py)
     mode = MODES["full" if args.full else "smoke" if args.smoke else "quick"]
     lengths = tuple(args.lengths or mode["lengths"])
     if min(lengths) < 2:

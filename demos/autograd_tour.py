@@ -79,7 +79,7 @@ def tour(seed: int) -> None:
     grads = {(loss._ctx, loss._k): np.ones(())}  # dL/d(tensor) for every tensor reached so far
     for step, node in enumerate(order, 1):
         dys = [grads.pop((node, k), None) for k in range(len(node.shapes))]
-        rule = type(node).__doc__.strip().splitlines()[0]
+        rule = node.rule()  # the first line of the op's docstring
         print(f"\n  step {step}: {node.name}   rule: {rule}")
         for k, dy in enumerate(dys):
             print(f"    arrives   dL/d{label((node, k))} = {show(dy) if dy is not None else 'nothing (unused)'}")

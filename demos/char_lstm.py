@@ -367,6 +367,7 @@ def sample_command(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    tg.speed.keep_freed_memory()  # training steps reuse freed memory (a speed lesson: speed/malloc.py)
     if args.sample:
         return sample_command(args)
     args.out.mkdir(parents=True, exist_ok=True)

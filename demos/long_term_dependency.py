@@ -168,6 +168,7 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=OUT, help="where to write the plot and tables")
     args = parser.parse_args()
+    tg.speed.keep_freed_memory()  # training steps reuse freed memory (a speed lesson: speed/malloc.py)
     mode = MODES["full" if args.full else "smoke" if args.smoke else "quick"]
     gaps = tuple(args.gaps or mode["gaps"])
     seeds, updates = args.seeds or mode["seeds"], args.updates or mode["updates"]

@@ -42,3 +42,11 @@ def test_the_tape_runs_the_ops_the_engine_records():
     total.backward()
     for k, v in weights.items():
         np.testing.assert_allclose(v.grad, getattr(cell, k).grad, rtol=1e-12, atol=1e-14, err_msg=k)
+
+
+def test_docs_autograd_shows_the_tape_of_the_demo():
+    """docs/autograd.md starts with the tape: the same code as demos/tape.py, not a copy that drifts."""
+    page = (ROOT / "docs" / "autograd.md").read_text(encoding="utf-8")
+    demo = (ROOT / "demos" / "tape.py").read_text(encoding="utf-8")
+    engine = demo[demo.index("class Value:") : demo.index("# -- an LSTM on the tape")].rstrip()
+    assert engine in page, "docs/autograd.md does not show demos/tape.py's Value and Tape as they are"

@@ -252,7 +252,7 @@ def test_a_split_is_one_node_feeding_each_gate_its_piece():
     assert split_grad is not None and split_grad.norm > 0
     assert all(p.kind == "op" for p in pieces) and len(pieces) == 4 and into[splits[-1].id]
     labels = [e.label for e in viz.view(loss, backward=True).edges]
-    assert any(re.fullmatch(r"\d+: ∂/∂\(\(h @ … \+ …\)\[\.\.\., 12:16\]\) = o·\(1 − o\)", s) for s in labels)
+    assert any(re.fullmatch(r"\d+: d\(\(h @ … \+ …\)\[\.\.\., 12:16\]\) = do·o·\(1 − o\)", s) for s in labels)
     # a layer hands step t its piece of the input projection: one unbind, a stub of piece t in step t
     (unbind,) = [n for n in g.nodes.values() if n.op == "unbind" and n.stub_of is None]
     assert unbind.note == "a piece for each of 3 steps" and not g.consumers()[unbind.id]
@@ -272,8 +272,8 @@ def test_a_split_used_outside_the_steps_or_twice_draws():
     assert sorted(e.out for e in g.edges if e.src == split.id) == [0, 0, 1]
     np.testing.assert_allclose(split.grad.norm, np.linalg.norm(np.concatenate([a.grad, b.grad], axis=1)), rtol=1e-6)
     labels = [e.label for e in viz.view(loss, backward=True).edges if e.label]
-    assert any("∂/∂(x[..., 0:2]) = (x[..., 2:4])" in label for label in labels) and any(
-        "the pieces' g, joined" in label for label in labels
+    assert any("d(x[..., 0:2]) = d((x[..., 0:2])·(x[..., 2:4]))·(x[..., 2:4])" in label for label in labels) and any(
+        "dx = concatenate(dys, axis)" in label for label in labels  # the split's own rule: the pieces' dy, joined
     )
 
 
@@ -382,10 +382,10 @@ def test_backward_view_numbers_edges_in_the_engines_order():
     g = viz.view(loss, backward=True)
     labels = sorted((e.order, e.label) for e in g.edges if e.order is not None)
     assert [label for _, label in labels] == [
-        "1: ∂/∂(y + 1) = 1 (broadcast)",
-        "2: ∂/∂y = 1",
-        "3: ∂/∂a = b",
-        "4: ∂/∂b = a",
+        "1: d(y + 1) = broadcast(dL, (y + 1).shape)",  # each op's own rule (ops.py), in the drawing's names
+        "2: dy = d(y + 1)",  # so each label follows from an earlier one: the chain rule, edge by edge
+        "3: da = dy·b",
+        "4: db = dy·a",
     ]
     const = next(e for e in g.edges if g.nodes[e.src].kind == "const")
     assert const.order is None and const.label == ""  # no gradient flows into a constant

@@ -17,14 +17,13 @@ from collections.abc import Callable, Iterable
 
 from ..core import modes, ops
 from ..core.tensor import _apply
-from . import batched_matmul, matmul_layout, recording, sum_view, weight_grads
+from . import batched_matmul, matmul_layout, recording, weight_grads
 
 # lesson -> {op: the class that runs it}; a lesson may also change how ops are recorded ("recording")
 CLASSES: dict[str, dict[type[ops.Function], type[ops.Function]]] = {
     "batched_matmul": {ops.MatMul: batched_matmul.MatMul},
     "matmul_layout": {ops.MatMul: matmul_layout.MatMul},
     "weight_grads": {ops.MatMul: weight_grads.MatMul},
-    "sum_view": {ops.Sum: sum_view.Sum},
 }
 LESSONS = ("recording", *CLASSES)
 ONE_TENSOR = (ops.Neg, ops.Pow, ops.Exp, ops.Log, ops.Tanh, ops.Sigmoid, ops.Relu, ops.Sum, ops.Max, ops.Reshape,

@@ -16,7 +16,9 @@ thresholds are set together: setting one alone turns off glibc's adjustment of t
 is no call that gives glibc its own adaptive thresholds back. Without 64-bit glibc (macOS,
 Windows, musl, 32-bit systems) it does nothing and returns False.
 
-Measured: see docs/speed.md (benchmarks/bench_page_faults.py).
+Measured (benchmarks/bench_page_faults.py, 2026-12-05, each case in a fresh process): an LSTM step at
+B=32, T=50, H=128 took 2,173 page faults and 25.9 ms with glibc's defaults, 3 and 20.9 ms with this
+(1.24x); at H=512, 4,273 and 163.3 ms against 2 and 153.4 ms (1.06x).
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ Why the numbers are the same. It runs the same forward, records the same node (p
 dtype, shapes, names, and values inside keep_values) and raises the same errors: only the Python
 around the op is shorter (tests/test_speed.py checks that both paths record equal graphs).
 
-Measured: see docs/speed.md (benchmarks/bench_lessons.py).
+Measured (benchmarks/bench_lessons.py, 2026-12-05, two runs; time without it over time with all the
+lessons): the tiny graph 1.28-1.29x, an LSTM step at B=2, H=4 1.12-1.15x, at min-char-rnn's size
+1.14-1.15x, at B=32, H=128 1.05-1.06x, at H=512 1.00x: it saves a fixed cost per op.
 """
 
 from __future__ import annotations

@@ -13,7 +13,9 @@ Why the numbers are the same. The sum over t of h_t.T @ dy_t is the product of t
 factors: the inner dimension is just longer. Floating-point sums may round differently in the
 last bits.
 
-Measured: see docs/speed.md (benchmarks/bench_lessons.py).
+Measured (benchmarks/bench_lessons.py, 2026-12-05, two runs; time without it over time with all the
+lessons): an LSTM step at min-char-rnn's size 1.58-1.59x, at B=32, H=128 1.05-1.11x, at H=512
+1.27-1.34x.
 """
 
 from __future__ import annotations

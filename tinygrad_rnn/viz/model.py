@@ -96,6 +96,7 @@ class Node:
     scope: tuple[str, ...]  # where the node is drawn
     name: str | None = None
     op: str = ""  # the Function's name for an op ('matmul', 'sigmoid', ...)
+    rule: str = ""  # its rule as the op states it ('y = tanh(x);  dx = dy * (1 - y**2)'), for backward labels
     args: str = ""  # its non-tensor arguments ('[..., 0:4]', 'axis=0', ...)
     shape: tuple[int, ...] = ()
     dtype: str = ""
@@ -271,13 +272,14 @@ def _op_node(item, values: dict, scopes: dict) -> dict:
     if not _several(item):
         value = values.get(item, None if kept is None else kept[0])
         grad = None if item.grads is None else item.grads[0]
-        return dict(kind="op", name=item.names[0], shape=item.shapes[0], value=value, grad=grad, scope=scope, args=args)
+        return dict(kind="op", name=item.names[0], shape=item.shapes[0], value=value, grad=grad, scope=scope, args=args,
+                    rule=item.rule())
     pieces = tuple((_piece(item, k), shape, item.names[k]) for k, shape in enumerate(item.shapes))
     grads = item.grads or [None] * len(item.shapes)
     grad = None if all(g is None for g in grads) else item.backward(*grads)[0]  # the pieces' gradients, joined
     value = None if kept is None else item.join(list(kept))
     return dict(kind="op", name=None, shape=_shape(item.parents[0]), value=value, grad=grad, scope=scope, args=args,
-                pieces=pieces)
+                pieces=pieces, rule=item.rule())
 
 
 def trace(*tensors: Tensor) -> Graph:

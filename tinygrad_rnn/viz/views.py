@@ -68,45 +68,49 @@ def number_backward(g: Graph) -> Graph:
     return _derive(g, dict(g.nodes), edges)
 
 
-# The local derivative of an op's output with respect to each input, as text (one entry per input,
-# the last repeated for more): {a} {b} are the inputs, {y} the output, {k} the input's position,
-# {args} the op's arguments, g the incoming gradient where the derivative is not a plain factor.
-LOCAL_DERIVATIVES = {
-    "add": ("1", "1"),
-    "mul": ("{b}", "{a}"),
-    "div": ("1 / {b}", "−{a} / {b}²"),
-    "neg": ("−1",),
-    "pow": ("{p}·{a}^{p1}",),
-    "exp": ("{y}",),
-    "log": ("1 / {a}",),
-    "tanh": ("1 − {y}²",),
-    "sigmoid": ("{y}·(1 − {y})",),
-    "relu": ("[{a} > 0]",),
-    "matmul": ("g @ {b}ᵀ", "{a}ᵀ @ g"),
-    "sum": ("1 (broadcast)",),
-    "max": ("[{a} = max]",),
-    "reshape": ("reshape back",),
-    "transpose": ("transpose back",),
-    "getitem": ("g placed at {args}",),
-    "cat": ("slice {k} of g",),
-    "stack": ("slice {k} of g",),
-    "split": ("the pieces' g, joined",),
-    "unbind": ("the pieces' g, stacked",),
-}
+_PRETTY = ((" * ", "·"), ("**2", "²"), (".T", "ᵀ"), (" - ", " − "), ("-dy", "−dy"))
 
 
 def local_derivative(g: Graph, e: Edge, into: dict[str, list[Edge]]) -> str:
-    """'∂/∂a = b' for the edge a -> (a * b): what the op multiplies the incoming gradient by."""
+    """The op's own rule for the gradient that edge e carries back to its input, with the op's names
+    for its inputs and output replaced by what they are in the drawing: 'df = dy·c_prev' for the
+    edge f -> (f * c_prev), where the rule's dy (the gradient arriving at the op's output) is named after
+    that output: 'dc' for c = f * c_prev + i * g, 'dL' for the loss, so each label follows from another."""
     dst = g.nodes[e.dst]
     ins = [_short(g, p, into) for p in into[e.dst]]
-    names = {"a": ins[0], "b": ins[-1], "y": dst.name or "y", "k": e.arg, "args": dst.args}
-    if dst.op == "pow":
-        p = float(dst.args.removeprefix("p="))
-        names.update(p=f"{p:g}", p1=f"{p - 1:g}")
-    table = LOCAL_DERIVATIVES.get(dst.op)
-    if table is None:  # an op of the user's own (tg.apply): its backward says
-        return f"∂/∂{ins[e.arg]}: see {dst.op}.backward"
-    return f"∂/∂{ins[e.arg]} = {table[min(e.arg, len(table) - 1)].format(**names)}"
+    clauses = [c.strip() for c in dst.rule.split("   (")[0].split(";")[1:]]  # after 'y = ...': 'da = dy * b', ...
+    if not clauses:  # an op of the user's own (tg.apply) that states no rule: its backward says
+        return f"d{_operand(ins[e.arg])}: see {dst.op}.backward"
+    lhs, rhs = clauses[min(e.arg, len(clauses) - 1)].split(" = ", 1)
+    names = {c.split(" = ")[0][1:]: ins[min(k, len(ins) - 1)] for k, c in enumerate(clauses)}  # 'a' -> 'f'
+    out = dst.name or ("L" if e.dst in g.roots else formula(g, e.dst, into, depth=2))  # the op's output
+    out = out if out != "…" else "y"
+    names |= {"x_k": ins[e.arg], "y": out, "k": str(e.arg)}
+    d = {"dy": _d(out)}  # the gradient arriving at the output, named after it
+    rhs = re.sub(r"[A-Za-z_]\w*", lambda m: d.get(m.group()) or _operand(names.get(m.group(), m.group())), rhs)
+    for plain, pretty in _PRETTY:
+        rhs = rhs.replace(plain, pretty)
+    return f"{_d(names.get(lhs[1:], lhs[1:]))} = {rhs}"
+
+
+def _d(of: str) -> str:
+    """The name of a gradient: 'df' of a name, 'd(i·g)' of a formula."""
+    return f"d{of}" if re.fullmatch(r"\w+", of) or _enclosed(of) else f"d({of})"
+
+
+def _enclosed(s: str) -> bool:
+    """Whether s is one parenthesised whole, '(a + b)' (not '(a)·(b)')."""
+    depth = 0
+    for k, ch in enumerate(s):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0:
+            return k == len(s) - 1 and ch == ")"
+    return False
+
+
+def _operand(s: str) -> str:
+    """s as an operand: a name or a call stays as it is, a formula gets parentheses (once)."""
+    return f"({s})" if any(op in s for op in " ·@") and not _enclosed(s) else s
 
 
 def _short(g: Graph, e: Edge, into: dict[str, list[Edge]]) -> str:

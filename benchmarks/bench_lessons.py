@@ -92,7 +92,8 @@ def main() -> None:
     for name in names:
         make, number, smoke_number = WORKLOADS[name]
         times = measure(make(), smoke_number if args.smoke else number, 1 if args.smoke else args.rounds)
-        results[name] = {k: statistics.median(a / b for a, b in zip(v, times["all"], strict=True)) for k, v in times.items()}
+        base = times["all"]
+        results[name] = {k: statistics.median(a / b for a, b in zip(v, base, strict=True)) for k, v in times.items()}
         results[name]["ms"] = statistics.median(times["all"]) * 1e3
     rounds = 1 if args.smoke else args.rounds
     print(f"time without each lesson over the time with all of them (>1: the lesson helps); {rounds} round(s)")

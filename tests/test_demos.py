@@ -27,6 +27,8 @@ def test_autograd_tour_agrees_with_backward_and_gradcheck():
     assert "loss.backward() gives the same numbers" in out
     assert "gradcheck against central finite differences: passed" in out
     assert out.count("step ") == 11  # one per node: matmul, add, split, tanh, sigmoid, four muls and adds, two sums
+    assert "matmul   rule: y = a @ b;  da = dy @ b.T;  db = a.T @ dy" in out  # a matmul, by the op's own backward
+    assert "arrives   dL/da" in out and "arrives   dL/dc" in out  # a split: one gradient per piece
 
 
 def test_overhead_benchmark_runs():

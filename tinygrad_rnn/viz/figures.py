@@ -76,7 +76,7 @@ def lstm_backward() -> graphviz.Digraph:
         loss,
         backward=True,
         title="Backward through two LSTM steps: each edge numbered in the order "
-        "backward runs it, with the local derivative it multiplies the gradient by",
+        "backward runs it, with its op's rule for the gradient it carries",
     )
 
 

@@ -68,7 +68,8 @@ def number_backward(g: Graph) -> Graph:
     return _derive(g, dict(g.nodes), edges)
 
 
-_PRETTY = ((" * ", "·"), ("**2", "²"), (".T", "ᵀ"), (" - ", " − "), ("-dy", "−dy"))
+# numpy's notation in the rules, as the drawings write it (a transposed transpose is the matrix itself)
+_PRETTY = ((" * ", "·"), ("**2", "²"), (".T", "ᵀ"), ("ᵀᵀ", ""), (" - ", " − "), ("-dy", "−dy"))
 
 
 def local_derivative(g: Graph, e: Edge, into: dict[str, list[Edge]]) -> str:

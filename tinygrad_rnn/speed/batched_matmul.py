@@ -12,7 +12,7 @@ t of x_t.T @ dy_t is the product of the stacked rows (the inner dimension is jus
 Floating-point sums may round differently in the last bits.
 
 Measured (benchmarks/bench_lessons.py, 2026-12-05, two runs; time without it over time with all the
-lessons): an LSTM step at min-char-rnn's size 1.37-1.41x, at B=32, H=128 1.07x, at H=512 1.06x; the
+lessons): an LSTM step at min-char-rnn's size 1.37-1.41x, at B=32, H=128 1.07-1.08x, at H=512 1.03-1.06x; the
 peak memory of a T=1000, B=32, H=256 step 442 MB without it, 402 MB with it (bench_lstm.py).
 """
 

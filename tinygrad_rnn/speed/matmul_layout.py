@@ -12,7 +12,7 @@ bits may differ). The limits were measured on this project's machine (benchmarks
 elsewhere they may be less than best, never wrong.
 
 Measured (benchmarks/bench_lessons.py, 2026-12-05, two runs; time without it over time with all the
-lessons): an LSTM step at B=32, H=512 1.09-1.11x, at H=128 0.99-1.01x. The product alone
+lessons): an LSTM step at B=32, H=512 1.10-1.11x, at H=128 0.99x. The product alone
 (benchmarks/bench_matmul_layout.py): 32 rows x (128 -> 512) 0.94 of the time, (512 -> 2048) 0.74,
 8 rows 0.62, 64 rows 1.30 (so it stops at 48).
 """

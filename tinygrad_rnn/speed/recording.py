@@ -11,8 +11,8 @@ dtype, shapes, names, and values inside keep_values) and raises the same errors:
 around the op is shorter (tests/test_speed.py checks that both paths record equal graphs).
 
 Measured (benchmarks/bench_lessons.py, 2026-12-05, two runs; time without it over time with all the
-lessons): the tiny graph 1.28-1.29x, an LSTM step at B=2, H=4 1.12-1.15x, at min-char-rnn's size
-1.14-1.15x, at B=32, H=128 1.05-1.06x, at H=512 1.00x: it saves a fixed cost per op.
+lessons): the tiny graph 1.25-1.28x, an LSTM step at B=2, H=4 1.12-1.21x, at min-char-rnn's size
+1.15x, at B=32, H=128 1.05-1.10x, at H=512 0.98-0.99x: it saves a fixed cost per op.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ factors: the inner dimension is just longer. Floating-point sums may round diffe
 last bits.
 
 Measured (benchmarks/bench_lessons.py, 2026-12-05, two runs; time without it over time with all the
-lessons): an LSTM step at min-char-rnn's size 1.58-1.59x, at B=32, H=128 1.05-1.11x, at H=512
-1.27-1.34x.
+lessons): an LSTM step at min-char-rnn's size 1.52-1.58x, at B=32, H=128 1.05-1.11x, at H=512
+1.27-1.30x.
 """
 
 from __future__ import annotations

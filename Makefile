@@ -1,6 +1,6 @@
 # make test  - create .venv, install the package with its test extras and Graphviz's dot, run the tests
 # make demo  - the same set-up, then run the main demo (the long-term dependency experiment) and draw the figures
-# make docs  - regenerate every figure and measured result in docs/ (the long runs: about half an hour)
+# make docs  - regenerate every figure and measured result in docs/ (the long runs: about ten minutes on 2 cores)
 # Both work from a fresh clone. Set PYTHON to choose the interpreter that makes the venv.
 
 PYTHON ?= python3
@@ -69,6 +69,8 @@ figures: $(STAMP) dot
 
 docs: figures
 	$(PY) demos/long_term_dependency.py --full --out docs/results/long_term_dependency
+	$(PY) demos/long_term_dependency.py --ablation --out docs/results/long_term_ablation
+	$(PY) demos/inside_the_cell.py --out docs/results/inside_the_cell
 	$(PY) demos/gradient_flow.py --out docs/results/gradient_flow
 
 clean:

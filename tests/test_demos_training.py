@@ -115,3 +115,44 @@ def test_rng_state_round_trips_through_arrays(char_lstm):
     copy = char_lstm.array_rng(char_lstm.rng_array(rng))
     assert copy.bit_generator.state == rng.bit_generator.state
     np.testing.assert_array_equal(copy.random(10), rng.random(10))
+
+
+def test_writing_only_where_it_forgets_carries_the_country_across_50_words():
+    """The long-term dependency lesson in a few seconds: at gap 50, with the same seed and 100 updates, the
+    coupled LSTM (it writes only where it forgets: i = 1 - f) learns the task, and the plain LSTM with the same
+    forget-gate bias stays near chance (it keeps writing the filler words into its cell)."""
+    task = load_demo("long_term_dependency")
+    _, coupled, used = task.train("coupled", 50, 0, 100, 3.0, 0.0)
+    _, plain, _ = task.train("lstm", 50, 0, 100, 3.0, 0.0)
+    assert coupled >= task.LEARNED and used <= 100
+    assert plain < 0.3  # chance is 0.125
+
+
+def test_inside_the_cell_finds_every_step_of_the_cell(tmp_path):
+    """The gates, memory and gradient of every step come from the engine's own graph, found by name and scope."""
+    inside = load_demo("inside_the_cell")
+    task = inside.task
+    tokens = inside.france_sentence(7, 0)
+    model, _, _ = task.train("lstm", 7, 0, 2, 3.0, -3.0)
+    trace = inside.inside(model, "lstm", tokens)
+    T = tokens.shape[1]
+    assert all(len(trace[k]) == T for k in ("i", "f", "o", "|memory|", "||dL/d memory||"))
+    assert 0 < trace["i"][5] < 0.1  # the input gate starts near sigmoid(-3) = 0.05: its bias was set to -3
+    assert np.all(trace["||dL/d memory||"][: T - 1] > 0)  # the loss's gradient reaches every step's cell state
+
+
+def test_the_ablation_runs_its_six_models_and_reports_seeds_that_learned(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(DEMOS / "long_term_dependency.py"), "--ablation", "--smoke", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = (tmp_path / "summary.md").read_text()
+    task = load_demo("long_term_dependency")
+    assert all(name in summary for name in task.ABLATION)
+    assert "0/2 · " in summary or "1/2 · " in summary or "2/2 · " in summary  # k of n seeds learned
+    rows = (tmp_path / "results.csv").read_text().splitlines()
+    assert rows[0] == "model,cell,keep_bias,input_bias,gap,seed,accuracy,learned,updates"
+    assert len(rows) == 1 + len(task.ABLATION) * 2 * 2  # 6 models, 2 gaps, 2 seeds

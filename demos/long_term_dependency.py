@@ -19,7 +19,7 @@ that and its input-gate bias at -3 (so it writes little unless it has learned to
 
 Writes out/long_term_dependency/{accuracy_vs_gap.png, results.csv, summary.md}.
 
-Run:  python demos/long_term_dependency.py              (quick: about a minute on 2 cores)
+Run:  python demos/long_term_dependency.py              (quick: half a minute on 2 cores)
       python demos/long_term_dependency.py --full       (the table of docs/long-term-dependencies.md)
       python demos/long_term_dependency.py --ablation   (the models that isolate why: about 10 minutes)
       python demos/long_term_dependency.py --smoke      (seconds: checks that everything runs)
@@ -183,8 +183,8 @@ def plot(results: dict, gaps: tuple[int, ...], path: Path) -> None:
     ax.minorticks_off()
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("gap D: filler words between the country and the question")
-    ax.set_ylabel("held-out accuracy (a dot per seed, a line through the means)")
-    ax.set_title('"I grew up in France ... I speak fluent ___"')
+    ax.set_ylabel("held-out accuracy")
+    ax.set_title('"I grew up in France ... I speak fluent ___": a dot per seed, lines through the means', fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

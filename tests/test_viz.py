@@ -273,7 +273,8 @@ def test_a_split_used_outside_the_steps_or_twice_draws():
     np.testing.assert_allclose(split.grad.norm, np.linalg.norm(np.concatenate([a.grad, b.grad], axis=1)), rtol=1e-6)
     labels = [e.label for e in viz.view(loss, backward=True).edges if e.label]
     assert any("d(x[..., 0:2]) = d((x[..., 0:2])·(x[..., 2:4]))·(x[..., 2:4])" in label for label in labels) and any(
-        "dx = concatenate(dys, axis)" in label for label in labels  # the split's own rule: the pieces' dy, joined
+        "dx = concatenate(dys, axis)" in label
+        for label in labels  # the split's own rule: the pieces' dy, joined
     )
 
 
@@ -339,7 +340,8 @@ def test_rolled_cell_is_the_articles_first_figure():
     loss, xs = unrolled_loss("rnn", 4)
     g = viz.view(loss, level="cell", rolled=True)
     kinds = [n.kind for n in g.nodes.values()]
-    assert kinds == ["cell_in", "cell", "cell_out", "group"]
+    assert kinds == ["cell_in", "cell", "cell_out"]  # x_t in, A, h_t out: the loss only when asked
+    assert [n.kind for n in viz.view(loss, level="cell", rolled=True, show_loss=True).nodes.values()][-1] == "group"
     assert g.nodes["cell_in_3"].name == "x_t"  # x_0 .. x_3 merged
     (loop,) = [e for e in g.edges if e.kind == "loop"]
     assert (loop.src, loop.dst, loop.label) == ("cell_3", "cell_3", "h ×4")

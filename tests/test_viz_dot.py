@@ -29,10 +29,19 @@ needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's d
 
 
 def attrs(source: str, name: str) -> str:
-    """The attribute text of node `name` in DOT source."""
+    """The attribute text of node `name` in DOT source: its own line, or its row in a table of gates."""
     match = re.search(rf"^\t+{re.escape(name)} \[(.*)\]$", source, re.M)
+    match = match or re.search(rf'<td port="{re.escape(name)}"([^>]*)>', source)
     assert match, f"node {name} not in the DOT text"
     return match[1]
+
+
+def dot_name(source: str, name: str) -> str:
+    """The DOT node that draws `name`: itself, or the table of gates that has it as a row (a port)."""
+    for line in source.splitlines():
+        if f'<td port="{name}"' in line:
+            return line.split()[0]
+    return name
 
 
 def svg_texts(dot: str) -> list[str]:
@@ -76,7 +85,8 @@ def test_article_colours_without_gradients():
     source = viz.to_dot(g).source
     boxes = [nid for nid, n in g.nodes.items() if n.kind == "layer"]
     circles = [nid for nid, n in g.nodes.items() if n.kind == "pointwise"]
-    assert all('fillcolor="#ffd966"' in attrs(source, b) and "shape=box" in attrs(source, b) for b in boxes)
+    assert len(boxes) == 8 and all(dot_name(source, b).startswith("gates_") for b in boxes)  # 4 gates, 2 steps
+    assert all('bgcolor="#ffd966"' in attrs(source, b) for b in boxes)  # a gate is a yellow box
     assert all('fillcolor="#f4b6c2"' in attrs(source, c) and "shape=circle" in attrs(source, c) for c in circles)
     assert "legend" not in source and "blues9" not in source
 
@@ -139,7 +149,9 @@ def test_layout_runs_left_to_right(level):
     g = viz.view(unrolled_loss("lstm", 4)[0], unrolled_loss("rnn", 4)[0], level=level)
     plain = subprocess.run(["dot", "-Tplain"], input=viz.to_dot(g).source.encode(), capture_output=True, check=True)
     lines = [line.split() for line in plain.stdout.decode().splitlines()]
-    x = {line[1]: float(line[2]) for line in lines if line[0] == "node"}
+    source = viz.to_dot(g).source
+    at = {line[1]: float(line[2]) for line in lines if line[0] == "node"}
+    x = {nid: at[dot_name(source, nid)] for nid in g.nodes}
     spans = {}
     for s in g.steps():
         xs = [x[nid] for nid, n in g.nodes.items() if n.scope[: len(s)] == s]

@@ -9,7 +9,7 @@ model that `draw` would draw. Nothing here changes the recorded graph.
 """
 
 from .dot import to_dot
-from .draw import LEVELS, GraphTooLargeWarning, draw, view
+from .draw import LEVELS, GraphTooLargeWarning, draw, grad_range, view
 from .model import Cluster, Edge, Graph, Node, Summary, trace
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "Node",
     "Summary",
     "draw",
+    "grad_range",
     "to_dot",
     "trace",
     "view",

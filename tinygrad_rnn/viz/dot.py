@@ -12,6 +12,7 @@ backslashes, quotes, angle brackets and newlines literal, so any name renders sa
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass
 from itertools import pairwise
@@ -41,7 +42,25 @@ STYLES: dict[str, dict[str, str]] = {
     "cell_in": {"shape": "ellipse", "style": "filled", "fillcolor": "#a6cee3", "margin": "0.02"},
     "cell_out": {"shape": "circle", "style": "filled", "fillcolor": "#cab2d6", "margin": "0.02"},
     "group": {"shape": "box", "style": "rounded,filled", "fillcolor": "#eeeeee"},
+    "ellipsis": {"shape": "plaintext", "fontsize": "14"},
 }
+GATE_ORDER = {"f": 0, "i": 1, "g": 2, "o": 3, "r": 0, "z": 1, "n": 2}  # the article's: forget, input, candidate, output
+ARTICLE = {("cell_state", "c"): "C", ("candidate", "g"): "C̃"}  # the article's names for the LSTM's c and g
+SUBSCRIPT = str.maketrans("0123456789t-+", "₀₁₂₃₄₅₆₇₈₉ₜ₋₊")
+
+
+def display_name(name: str | None, scope: tuple[str, ...]) -> str | None:
+    """A tensor's name as the article writes it: x_3 -> x₃; in step t = 3, h -> h₃, and the cell
+    state c -> C₃ and the candidate g -> C̃₃ (in the steps of a rolled drawing, hₜ)."""
+    base, sep, index = (name or "").rpartition("_")
+    if sep and base and (index.isdigit() or index == "t"):
+        return base + index.translate(SUBSCRIPT)
+    step = step_of(scope)
+    if not name or step is None or len(name) > 1:  # only the cells' one-letter names are the article's
+        return name
+    name = next((v for (where, k), v in ARTICLE.items() if k == name and where in scope), name)
+    t = step[-1].removeprefix("t=")
+    return name + ("t" if ".." in t else t).translate(SUBSCRIPT)
 
 
 @dataclass(frozen=True)
@@ -118,21 +137,31 @@ def scope_label(parts: tuple[str, ...]) -> str:
 class _Writer:
     """Labels and attributes for the nodes and edges of one graph, and its clusters, as DOT."""
 
-    def __init__(self, g: Graph) -> None:
-        self.g = g
+    def __init__(self, g: Graph, labels: str = "full", scale: tuple[int, int] | None = None) -> None:
+        self.g, self.names_only = g, labels == "names"
         self.op = g.op_graph()
         self.into = self.op.parents()
-        self.scale = GradScale.of(g)
+        self.scale = GradScale(*scale) if scale is not None and GradScale.of(g) is not None else GradScale.of(g)
+        self.port: dict[str, str] = {}  # a gate's node id -> its row in its step's table of gates
+        # A chain of cells is drawn as the article draws it: each step a column (x_t below, A, h_t above),
+        # the steps side by side. Everything else: time runs left to right.
+        self.columns = (
+            g.level == "cell" and not g.rolled and not any(n.kind in ("layer", "pointwise") for n in g.nodes.values())
+        )
         self.backward = any(e.order is not None for e in g.edges)
 
     def title(self, n: Node) -> str:
         """What a node is called: its name, or for a stub of an unnamed tensor the formula of that tensor."""
         if n.stub_of is not None and n.kind != "sink":
             return node_formula(self.op, n, self.into)
-        return n.name or ""
+        return display_name(n.name, n.scope) or ""
 
     def label(self, n: Node) -> str:
         name, kind = self.title(n), n.kind
+        if kind == "ellipsis":
+            return _text(name, n.note)
+        if self.names_only:
+            return self.short_label(n, name)
         value = _values(n.value) if n.value is not None else ""
         if kind == "sink":
             return _text(f"→ {name or n.op}")
@@ -157,6 +186,41 @@ class _Writer:
         if kind in ("cell_in", "cell_out"):
             return _text(name)
         return _text(name or scope_label(n.scope[-1:]) or "top level", n.args, value if name else "", _grad(n.grad))
+
+    def gate_table(self, nids: list[str]) -> str:
+        """The gates of a step as the rows of one table: its rows keep their order in any layout (separate
+        boxes do not). Each row is a port, so edges still go to and from each gate."""
+        rows = []
+        for nid in nids:
+            n, attrs = self.g.nodes[nid], self.node_attrs(self.g.nodes[nid])
+            name = self.title(n)
+            lines = [f"{SYMBOLS.get(n.op, n.op)} {name}" if self.names_only else f"{name} = {SYMBOLS.get(n.op, n.op)}"]
+            if not self.names_only and n.grad is not None:
+                lines.append(_grad(n.grad))
+            text = "<br/>".join(html.escape(line) for line in lines)
+            font = attrs.get("fontcolor", "black")
+            border = f' color="{attrs["color"]}" border="2"' if n.focus else f' color="{attrs.get("color", "black")}"'
+            tip = html.escape(self.tooltip(n).replace("\\n", "&#10;"))
+            rows.append(
+                f'<tr><td port="{nid}" bgcolor="{attrs["fillcolor"]}"{border} tooltip="{tip}">'
+                f'<font color="{font}">{text}</font></td></tr>'
+            )
+        return f'<<table border="0" cellborder="1" cellspacing="5" cellpadding="4">{"".join(rows)}</table>>'
+
+    def short_label(self, n: Node, name: str) -> str:
+        """Names only, as the article labels its figures: 'σ f₁', '×', 'x₁', 'A'."""
+        kind = n.kind
+        if kind == "layer":
+            return _text(f"{SYMBOLS.get(n.op, n.op)} {name}".strip())
+        if kind == "pointwise":
+            return _text(SYMBOLS.get(n.op, n.op))
+        if kind == "cell":
+            return _text("A")
+        if kind == "const":
+            return _text(_values(n.value) if n.value is not None and n.value.values is not None else "const")
+        if kind == "sink":
+            return _text(f"→ {name or n.op}")
+        return _text(name or (f"{n.op} {n.args}".strip() if kind == "op" else kind))
 
     def tooltip(self, n: Node) -> str:
         lines = [f"{n.kind} {n.op} {n.args}".strip(), "scope: " + ("/".join(n.scope) or "(top)")]
@@ -190,6 +254,8 @@ class _Writer:
             attrs.update(style="dashed", color=HIGHLIGHT, fontcolor=HIGHLIGHT, arrowhead="tee", label="✂ detach()")
         elif e.kind == "loop":
             attrs.update(color="#1f77b4", fontcolor="#1f77b4", constraint="false", penwidth="1.5")
+        elif self.columns and step_of(self.g.nodes[e.src].scope) != step_of(self.g.nodes[e.dst].scope):
+            attrs["constraint"] = "false"  # from step to step: side by side, not one above the other
         elif self.g.nodes[e.src].lane and self.g.nodes[e.src].lane == self.g.nodes[e.dst].lane:
             # Heavy edges are kept short and straight: the lane. (Graphviz's `group` would be straighter
             # but, with newrank and clusters, makes dot 2.4x fail with "trouble in init_rank".)
@@ -200,7 +266,8 @@ class _Writer:
             else:
                 attrs.update(dir="back", color="#8c2d04", fontcolor="#8c2d04")
         if e.label:
-            attrs["label"] = _text(e.label)
+            label = display_name(e.label, self.g.nodes[e.src].scope) if e.order is None else e.label
+            attrs["label"] = _text(label or e.label)
         if e.focus is False:
             attrs.update(color=DIM, fontcolor=DIM)
         elif e.focus:
@@ -214,9 +281,20 @@ class _Writer:
             self.fill(sub, c, path)
 
     def fill(self, dot: graphviz.Digraph, c: Cluster, path: str) -> None:
+        gates = sorted((nid for nid in c.nodes if _gate(self.g, nid) is not None), key=lambda nid: _gate(self.g, nid))
+        if len(gates) < 2:
+            gates = []
         for nid in c.nodes:
-            dot.node(nid, **self.node_attrs(self.g.nodes[nid]))
-        for k, child in enumerate(c.children):
+            if nid not in gates:
+                dot.node(nid, **self.node_attrs(self.g.nodes[nid]))
+        if gates:  # the step's gates as one block, always in the article's order: forget, input, candidate, output
+            block = f"gates_{path}"
+            self.port.update({nid: f"{block}:{nid}" for nid in gates})
+            dot.node(block, label=self.gate_table(gates), shape="plaintext", tooltip="the gates of this step")
+        children = list(enumerate(c.children))
+        if self.columns and any(child.scope[-1].startswith("t=") for _, child in children):
+            children.reverse()  # dot lays out bottom-to-top graphs' clusters in the mirror order of their text
+        for k, child in children:
             self.cluster(dot, child, c.scope, f"{path}_{k}" if path else str(k))
 
     def legend(self, dot: graphviz.Digraph) -> None:
@@ -259,14 +337,29 @@ def _ordering_edges(g: Graph) -> list[tuple[str, str]]:
     return edges
 
 
-def to_dot(g: Graph, title: str | None = None) -> graphviz.Digraph:
-    """The Digraph of a view: clusters from its scope tree, nodes in forward order, then edges."""
+def _gate(g: Graph, nid: str) -> int | None:
+    """A gate box's place in the article's order (forget, input, candidate, output), else None."""
+    n = g.nodes[nid]
+    return GATE_ORDER.get(n.name) if n.kind == "layer" else None
+
+
+def to_dot(
+    g: Graph, title: str | None = None, labels: str = "full", grad_scale: tuple[int, int] | None = None
+) -> graphviz.Digraph:
+    """The Digraph of a view: clusters from its scope tree, nodes in forward order, then edges.
+    grad_scale: (lo, hi), the colours' log10 range, to share one scale between drawings."""
     import graphviz  # here, not with the package: only drawings need it
 
-    w = _Writer(g)
+    w = _Writer(g, labels, grad_scale)
     dot = graphviz.Digraph(
         "tinygrad_rnn",
-        graph_attr={"rankdir": "LR", "newrank": "true", "fontname": "Helvetica", "nodesep": "0.2", "ranksep": "0.3"},
+        graph_attr={
+            "rankdir": "BT" if w.columns else "LR",
+            "newrank": "true",
+            "fontname": "Helvetica",
+            "nodesep": "0.2",
+            "ranksep": "0.3",
+        },
         node_attr={"fontname": "Helvetica", "fontsize": "10", "margin": "0.08,0.03"},
         edge_attr={"fontname": "Helvetica", "fontsize": "9", "arrowsize": "0.6"},
     )
@@ -274,9 +367,9 @@ def to_dot(g: Graph, title: str | None = None) -> graphviz.Digraph:
         dot.attr(label=_text(title), labelloc="t", fontsize="14")
     w.fill(dot, g.scope_tree(), "")
     for e in g.edges:
-        dot.edge(e.src, e.dst, **w.edge_attrs(e))
-    for a, b in _ordering_edges(g):
-        dot.edge(a, b, style="invis")
+        dot.edge(w.port.get(e.src, e.src), w.port.get(e.dst, e.dst), **w.edge_attrs(e))
+    for a, b in [] if w.columns else _ordering_edges(g):
+        dot.edge(w.port.get(a, a), w.port.get(b, b), style="invis")
     if w.scale is not None:
         w.legend(dot)
     return dot

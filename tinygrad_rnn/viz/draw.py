@@ -37,17 +37,35 @@ def view(
     backward: bool = False,
     focus: str | Sequence[str] | Sequence[Tensor] | None = None,
     max_nodes: int | None = 400,
+    detail: int | None = None,
+    elide: tuple[int, int] | None = None,
+    show_loss: bool | None = None,
 ) -> Graph:
     """The graph model `draw` draws, with the same arguments (see `draw`)."""
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+    if detail is not None and (level != "cell" or rolled):
+        raise ValueError("detail draws one step inside a chain of cells: use it with level='cell', unrolled")
+    if elide is not None and (rolled or len(elide) != 2 or min(elide) < 1):
+        raise ValueError(f"elide: (first, last) steps to keep, each at least 1, unrolled; got {elide!r}")
     g = trace(*tensors)
     if backward:
         g = views.number_backward(g)
     g = views.share_stubs(g)
+    if show_loss is None:  # at cell level the figure ends at h_t, unless the focus path starts at the loss
+        path = focus is not None and not isinstance(focus, str) and any(isinstance(f, Tensor) for f in focus)
+        show_loss = level != "cell" or path
+    if not show_loss:
+        g = views.hide_loss(g)
+    if detail is not None:
+        steps = g.steps()
+        if not -len(steps) <= detail < len(steps):
+            raise ValueError(f"detail: step {detail} is not one of the {len(steps)} steps drawn")
+        levels = [views.gate_level, lambda gate: views.cell_level(gate, detail=detail)]
     for k, lvl in enumerate(LEVELS[LEVELS.index(level) :], start=LEVELS.index(level)):
-        v = views.mark_lane(_LEVEL_VIEWS[lvl](g))
+        v = views.mark_lane(_LEVEL_VIEWS[lvl](g) if detail is None else levels[1](levels[0](g)))
         v = views.roll(v) if rolled else v
+        v = views.elide(v, *elide) if elide else v
         if max_nodes is None or len(v.nodes) <= max_nodes:
             break
         if k + 1 < len(LEVELS):
@@ -84,23 +102,58 @@ def draw(
     focus: str | Sequence[str] | Sequence[Tensor] | None = None,
     max_nodes: int | None = 400,
     title: str | None = None,
+    detail: int | None = None,
+    elide: tuple[int, int] | None = None,
+    show_loss: bool | None = None,
+    labels: str = "full",
+    grad_scale: tuple[int, int] | None = None,
 ) -> graphviz.Digraph:
     """Draw the computation graph that produced `tensors` (usually the loss).
 
     level: "op" (every primitive), "gate" (one box per gate per step, pointwise ops as circles) or
-        "cell" (one box per time step, the article's module A).
+        "cell" (one box per time step, the article's module A, with x_t in and h_t out).
     rolled: one step per layer with loop edges for the recurrent state, labelled ×T.
     backward: edges reversed and numbered in the order backward runs them, labelled at op level with
-        the local derivative (needs exactly one tensor).
+        each op's rule for the gradient it sends (needs exactly one tensor).
     focus: scope names (e.g. "forget_gate") to highlight, or two tensors (loss, x0) to highlight the
         paths between; the rest is dimmed.
     max_nodes: above this many nodes a coarser level is drawn, with a warning; None for no limit.
     title: a caption above the drawing.
+    detail: at level "cell", the number of one step to draw inside, at gate level, among the boxes
+        of the others (the article's chain of modules with one opened).
+    elide: (first, last): keep that many steps at each end of each layer and draw the rest as one "…".
+    show_loss: draw what comes after the steps (the loss). Default: yes at op and gate level, no at
+        cell level.
+    labels: "full" (name, op, shape, values, gradient norm) or "names" (names only, as the article).
+    grad_scale: (lo, hi), the range of log10 gradient norms the fill colours span; give drawings shown
+        side by side the same one (`grad_range(loss_a, loss_b)`) so their colours compare.
 
-    Labels show name, op, shape, values (statistics, or the values themselves for tiny tensors) and,
-    after `loss.backward(retain_grads=True)`, gradient norms; the fill colour then shows log10 of the
-    gradient norm, with a legend. The DOT text is deterministic: the same graph gives the same text.
+    After `loss.backward(retain_grads=True)` the fill colour shows log10 of each gradient's norm,
+    with a legend. The DOT text is deterministic: the same graph gives the same text.
     """
-    return to_dot(
-        view(*tensors, level=level, rolled=rolled, backward=backward, focus=focus, max_nodes=max_nodes), title
+    if labels not in ("full", "names"):
+        raise ValueError(f"labels must be 'full' or 'names', got {labels!r}")
+    v = view(
+        *tensors,
+        level=level,
+        rolled=rolled,
+        backward=backward,
+        focus=focus,
+        max_nodes=max_nodes,
+        detail=detail,
+        elide=elide,
+        show_loss=show_loss,
     )
+    return to_dot(v, title, labels=labels, grad_scale=grad_scale)
+
+
+def grad_range(*tensors: Tensor) -> tuple[int, int]:
+    """The range (lo, hi) of log10 gradient norms in the graphs of all these tensors (after
+    backward(retain_grads=True)): pass it as draw(..., grad_scale=) to each, for one colour scale."""
+    from .dot import GradScale
+
+    scales = [GradScale.of(trace(t)) for t in tensors]
+    scales = [s for s in scales if s is not None]
+    if not scales:
+        raise ValueError("grad_range: none of these graphs has gradients (backward with retain_grads=True first)")
+    return min(s.lo for s in scales), max(s.hi for s in scales)

@@ -27,12 +27,12 @@ LONG_STEPS = 32
 
 def rnn_rolled() -> graphviz.Digraph:
     loss, _ = unrolled_loss("rnn", 4, backward=False)
-    return draw(loss, level="cell", rolled=True, title="A recurrent neural network, rolled: A loops over the steps")
+    return draw(loss, level="cell", rolled=True, labels="names", title="A recurrent neural network, rolled")
 
 
 def rnn_unrolled() -> graphviz.Digraph:
     loss, _ = unrolled_loss("rnn", 4, backward=False)
-    return draw(loss, level="cell", title="The same network unrolled: one copy of A per time step")
+    return draw(loss, level="cell", labels="names", title="The same network unrolled: a copy of A per step")
 
 
 def short_term_dependency() -> graphviz.Digraph:
@@ -41,7 +41,8 @@ def short_term_dependency() -> graphviz.Digraph:
         loss,
         level="gate",
         focus=(loss, xs[0]),
-        title="A short gap: the path from x_0 to the loss (highlighted) is short, and its gradient arrives",
+        labels="names",
+        title="A short gap: the path from x₀ to the loss is short, and its gradient arrives",
     )
 
 
@@ -52,20 +53,24 @@ def long_term_dependency() -> graphviz.Digraph:
         rnn_loss,
         lstm_loss,
         level="cell",
-        title=f"A long gap ({LONG_STEPS} steps), one colour scale: the gradient reaching x_0 through a plain RNN "
-        "has vanished; through an LSTM (forget gate bias 3) it has not",
+        elide=(3, 2),
+        labels="names",
+        title=f"A long gap ({LONG_STEPS} steps), one colour scale: the gradient reaching x₀\n"
+        "through a plain RNN has vanished; through an LSTM (forget bias 3) it has not",
     )
 
 
 def lstm_chain() -> graphviz.Digraph:
     loss, _ = unrolled_loss("lstm", 3, backward=False)
-    return draw(loss, level="gate", title="The repeating module in an LSTM contains four interacting layers")
+    return draw(
+        loss, level="cell", detail=1, labels="names", title="The repeating module in an LSTM: four interacting layers"
+    )
 
 
 def _lstm_focus(scopes: tuple[str, ...], title: str) -> Callable[[], graphviz.Digraph]:
     def figure() -> graphviz.Digraph:
         loss, _ = unrolled_loss("lstm", 3, backward=False)
-        return draw(loss, level="gate", focus=scopes, title=title)
+        return draw(loss, level="cell", detail=1, focus=scopes, labels="names", title=title)
 
     return figure
 
@@ -95,13 +100,13 @@ def truncated_bptt() -> graphviz.Digraph:
         loss = mse_loss(state[0], np.zeros((1, 4), dtype=np.float32))
     loss.name = "loss"
     loss.backward(retain_grads=True)
-    return draw(loss, level="gate", title="Truncated backpropagation through time: detach() cuts the graph")
+    return draw(loss, level="cell", labels="names", title="Truncated backpropagation through time: detach() cuts")
 
 
 def _variant(kind: str, title: str) -> Callable[[], graphviz.Digraph]:
     def figure() -> graphviz.Digraph:
         loss, _ = unrolled_loss(kind, 3, backward=False)
-        return draw(loss, level="gate", title=title)
+        return draw(loss, level="cell", detail=1, labels="names", title=title)
 
     return figure
 
@@ -112,16 +117,17 @@ FIGURES: dict[str, Callable[[], graphviz.Digraph]] = {
     "short_term_dependency": short_term_dependency,
     "long_term_dependency": long_term_dependency,
     "lstm_chain": lstm_chain,
-    "lstm_focus_forget": _lstm_focus(("forget_gate",), "Forget gate: f_t = σ(W_f·[h_{t-1}, x_t] + b_f)"),
-    "lstm_focus_input": _lstm_focus(("input_gate", "candidate"), "Input gate and candidate: i_t and C~_t"),
-    "lstm_focus_cell_update": _lstm_focus(("cell_state",), "Cell update: C_t = f_t * C_{t-1} + i_t * C~_t"),
-    "lstm_focus_output": _lstm_focus(
-        ("output_gate",), "Output: o_t = σ(W_o·[h_{t-1}, x_t] + b_o), h_t = o_t * tanh(C_t)"
+    "lstm_focus_forget": _lstm_focus(("forget_gate",), "Forget gate: fₜ = σ(W_f·[hₜ₋₁, xₜ] + b_f)"),
+    "lstm_focus_input": _lstm_focus(
+        ("input_gate", "candidate"),
+        "Input gate and candidate: iₜ = σ(W_i·[hₜ₋₁, xₜ] + b_i), C̃ₜ = tanh(W_C·[hₜ₋₁, xₜ] + b_C)",
     ),
+    "lstm_focus_cell_update": _lstm_focus(("cell_state",), "Cell update: Cₜ = fₜ ⊙ Cₜ₋₁ + iₜ ⊙ C̃ₜ"),
+    "lstm_focus_output": _lstm_focus(("output_gate",), "Output: oₜ = σ(W_o·[hₜ₋₁, xₜ] + b_o), hₜ = oₜ ⊙ tanh(Cₜ)"),
     "lstm_backward": lstm_backward,
     "truncated_bptt": truncated_bptt,
     "peephole": _variant("peephole", "Peephole connections: the gates also look at the cell state"),
-    "coupled": _variant("coupled", "Coupled forget and input gates: i = 1 - f"),
+    "coupled": _variant("coupled", "Coupled forget and input gates: iₜ = 1 − fₜ"),
     "gru": _variant("gru", "Gated recurrent unit (PyTorch's form): reset r, update z, candidate n"),
 }
 

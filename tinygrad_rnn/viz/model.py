@@ -44,7 +44,8 @@ def natural(scope: tuple[str, ...]) -> tuple:
     key = []
     for part in scope:
         name, _, number = part.partition("=")
-        key.append((1, name, int(number)) if number.isdigit() else (0, "", 0))
+        first = number.split("..")[0]  # 't=2..29', steps drawn as one, sorts as step 2
+        key.append((1, name, int(first)) if first.isdigit() else (0, "", 0))
     return tuple(key)
 
 
@@ -272,14 +273,31 @@ def _op_node(item, values: dict, scopes: dict) -> dict:
     if not _several(item):
         value = values.get(item, None if kept is None else kept[0])
         grad = None if item.grads is None else item.grads[0]
-        return dict(kind="op", name=item.names[0], shape=item.shapes[0], value=value, grad=grad, scope=scope, args=args,
-                    rule=item.rule())
+        return dict(
+            kind="op",
+            name=item.names[0],
+            shape=item.shapes[0],
+            value=value,
+            grad=grad,
+            scope=scope,
+            args=args,
+            rule=item.rule(),
+        )
     pieces = tuple((_piece(item, k), shape, item.names[k]) for k, shape in enumerate(item.shapes))
     grads = item.grads or [None] * len(item.shapes)
     grad = None if all(g is None for g in grads) else item.backward(*grads)[0]  # the pieces' gradients, joined
     value = None if kept is None else item.join(list(kept))
-    return dict(kind="op", name=None, shape=_shape(item.parents[0]), value=value, grad=grad, scope=scope, args=args,
-                pieces=pieces, rule=item.rule())
+    return dict(
+        kind="op",
+        name=None,
+        shape=_shape(item.parents[0]),
+        value=value,
+        grad=grad,
+        scope=scope,
+        args=args,
+        pieces=pieces,
+        rule=item.rule(),
+    )
 
 
 def trace(*tensors: Tensor) -> Graph:
@@ -327,8 +345,16 @@ def trace(*tensors: Tensor) -> Graph:
         else:
             fields, requires_grad, op = _op_node(item, values, scopes), True, item.name
         value, grad = Summary.of(fields.pop("value")), Summary.of(fields.pop("grad"))
-        nodes[nid] = Node(id=nid, op=op, dtype=str(item.dtype), value=value, grad=grad, requires_grad=requires_grad,
-                          members=(nid,), **fields)
+        nodes[nid] = Node(
+            id=nid,
+            op=op,
+            dtype=str(item.dtype),
+            value=value,
+            grad=grad,
+            requires_grad=requires_grad,
+            members=(nid,),
+            **fields,
+        )
     for item in order:
         if _is_leaf(item) and item._cut is not None:
             _add_cut(item, ids, nodes, edges)

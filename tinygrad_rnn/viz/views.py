@@ -330,6 +330,65 @@ def prune_to_steps(g: Graph) -> Graph:
     return _derive(g, nodes, [e for e in g.edges if e.src in keep])
 
 
+def hide_loss(g: Graph) -> Graph:
+    """Leave out what comes after the time steps (the loss and the arithmetic that feeds only it):
+    the article's figures end at h_t. A graph without time steps is kept whole."""
+    in_step = {nid for nid, n in g.nodes.items() if step_of(n.scope) is not None}
+    if not in_step:
+        return g
+    consumers = g.consumers()
+    after: set[str] = set()
+    stack = list(in_step)
+    while stack:
+        for c in consumers[stack.pop()]:
+            if c not in in_step and c not in after:
+                after.add(c)
+                stack.append(c)
+    feeds_only_after = True
+    while feeds_only_after:  # the target, the constants of the loss: used by the left-out part only
+        extra = {nid for nid in g.nodes if nid not in after and nid not in in_step and consumers[nid]}
+        extra = {nid for nid in extra if all(c in after for c in consumers[nid])}
+        feeds_only_after = bool(extra)
+        after |= extra
+    nodes = {nid: n for nid, n in g.nodes.items() if nid not in after}
+    roots = tuple(r for r in g.roots if r in nodes)
+    return _derive(g, nodes, [e for e in g.edges if e.src in nodes and e.dst in nodes], roots=roots)
+
+
+def elide(g: Graph, first: int, last: int) -> Graph:
+    """Keep the first `first` and the last `last` steps of each layer; the steps between become one
+    "…" node in a box of their own ('t = 2 … 29'), so a long chain fits a page. What crosses the
+    gap (h, c) is drawn into and out of the "…"."""
+    layers: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+    for s in g.steps():
+        layers.setdefault(s[:-1], []).append(s)
+    gone: dict[tuple[str, ...], str] = {}  # a left-out step -> the "…" node standing for it
+    extra: dict[str, Node] = {}
+    for k, (layer, steps) in enumerate(layers.items()):
+        if len(steps) <= first + last + 1:
+            continue
+        between = steps[first : len(steps) - last]
+        lo, hi = between[0][-1].removeprefix("t="), between[-1][-1].removeprefix("t=")
+        dots = Node(f"ellipsis_{k}", "ellipsis", layer + (f"t={lo}..{hi}",), name="…", note=f"{len(between)} steps")
+        extra[dots.id] = dots
+        gone.update(dict.fromkeys(between, dots.id))
+    if not gone:
+        return g
+    where = {nid: gone.get(step_of(n.scope)) for nid, n in g.nodes.items()}
+    nodes: dict[str, Node] = {}
+    for nid, n in g.nodes.items():
+        if where[nid] is None:
+            nodes[nid] = n
+        elif where[nid] not in nodes:
+            nodes[where[nid]] = extra[where[nid]]  # in the place of the first step it stands for
+    edges = []
+    for e in g.edges:
+        src, dst = where[e.src] or e.src, where[e.dst] or e.dst
+        if src != dst and src in nodes and dst in nodes:
+            edges.append(replace(e, src=src, dst=dst, order=None if (where[e.src] or where[e.dst]) else e.order))
+    return _derive(g, nodes, _dedupe(edges))
+
+
 # -- gate level ----------------------------------------------------------------------------------
 
 
@@ -398,21 +457,27 @@ def _expand(nid, into, absorbed, region, entries) -> tuple[list[str], list[Edge]
 # -- cell level ----------------------------------------------------------------------------------
 
 
-def cell_level(g: Graph) -> Graph:
-    """One box per time step (the article's A), its inputs x_t and its outputs h_t.
+def cell_level(g: Graph, detail: int | None = None) -> Graph:
+    """One box per time step (the article's A), its inputs x_t and its output h_t.
 
     In a step: inputs that require grad and stubs of shared tensors become the step's "cell_in";
-    ops become the "cell" box; what it sends out of the steps (sink stubs, edges to outside) goes
-    through one "cell_out". Weights and constants are left out. Outside the steps each scope
-    becomes one "group" box. Edges from step to step are labelled with the tensor they carry (h, c).
+    ops become the "cell" box; its output h_t (the tensor named h, else its last named one) and
+    what it sends out of the steps (sink stubs, edges to outside) go through one "cell_out".
+    Weights and constants are left out. Outside the steps each scope becomes one "group" box.
+    Edges from step to step are labelled with the tensor they carry (h, c). `detail`: the number of
+    a step to keep as it is (given a gate-level graph: the article's chain with one module drawn
+    inside).
     """
     g = prune_to_steps(g)
     steps = {s: k for k, s in enumerate(g.steps())}
+    inside = g.steps()[detail] if detail is not None else None
     cut_leaves = {e.dst for e in g.edges if e.kind == "cut"}
     group_of: dict[str, tuple | None] = {}
     for nid, n in g.nodes.items():
         s = step_of(n.scope)
-        if n.kind == "cut" or nid in cut_leaves:
+        if s is not None and s == inside:
+            group_of[nid] = None if n.kind in ("param", "const") else ("own", nid)
+        elif n.kind == "cut" or nid in cut_leaves:
             group_of[nid] = ("own", nid)
         elif n.kind in ("param", "const"):
             group_of[nid] = None
@@ -433,16 +498,24 @@ def cell_level(g: Graph) -> Graph:
         a, b = group_of[e.src], group_of[e.dst]
         if a is None or b is None or a == b:
             continue
-        if a[0] == "cell" and b[0] not in ("cell", "cell_out"):  # leaving the steps: through the step's output
+        a_step, b_step = step_of(g.nodes[e.src].scope), step_of(g.nodes[e.dst].scope)
+        if a[0] == "cell" and b[0] not in ("cell", "cell_out") and b_step is None:  # out of the steps: through h_t
             out = ("cell_out", a[1])
             members.setdefault(out, [])
             edges += [(a, out, e), (out, b, e)]
             b = out
         else:
-            label = (g.nodes[e.src].name or "") if a[0] == b[0] == "cell" else ""
-            edges.append((a, b, replace(e, label=label)))
+            crossing = a_step is not None and b_step is not None and a_step != b_step  # h and c to the next step
+            edges.append((a, b, replace(e, label=(g.nodes[e.src].name or "") if crossing else "")))
         if b[0] == "cell_out" and e.src not in leaving.setdefault(b, []):
             leaving[b].append(e.src)
+    for s in steps:  # every step shows its output h_t, as the article draws it
+        out, box = ("cell_out", s), ("cell", s)
+        if box in members and out not in members:
+            named = [nid for nid in members[box] if g.nodes[nid].name]
+            h = next((nid for nid in named if g.nodes[nid].name == "h"), named[-1] if named else members[box][-1])
+            members[out], leaving[out] = [], [h]
+            edges.append((box, out, Edge(h, h)))
 
     # The new nodes in order: the steps in order (each: in, cell, out), then the rest as they came.
     position = {nid: k for k, nid in enumerate(g.nodes)}
@@ -589,10 +662,11 @@ def focus(g: Graph, scopes: tuple[str, ...] = (), path: tuple[str, str] | None =
     """
     op = g.op_graph()
     if scopes:
-        on = {
+        on = {  # a whole step (a cell box) stands for every gate: it is not in focus for one of them
             nid
             for nid, n in g.nodes.items()
-            if any(s in n.scope for s in scopes) or any(s in op.nodes[m].scope for m in n.members for s in scopes)
+            if n.kind != "cell"
+            and (any(s in n.scope for s in scopes) or any(s in op.nodes[m].scope for m in n.members for s in scopes))
         }
         if not on:
             present = sorted({part for n in op.nodes.values() for part in n.scope if not _structural(part)})

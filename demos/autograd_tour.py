@@ -31,6 +31,7 @@ SEED = 0  # the leaves' values are drawn from this seed (override with --seed)
 
 def build(x: tg.Tensor, W: tg.Tensor, b: tg.Tensor) -> tg.Tensor:
     """The expression, with a name on every tensor so the narration can refer to it."""
+
     def named(t: tg.Tensor, name: str) -> tg.Tensor:
         t.name = name
         return t

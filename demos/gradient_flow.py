@@ -1,15 +1,16 @@
 """Gradient flow through time: how much of the loss's gradient reaches each earlier step.
 
-The loss sits at the last step T. Backpropagation carries dL/dh_T back through every copy of the
-cell; for each step t we measure the norm of dL/dh_t (and of dL/dc_t, along an LSTM's cell
+The loss sits at the last step, t = T - 1. Backpropagation carries its gradient back through every
+copy of the cell; for each step t we measure the norm of dL/dh_t (and of dL/dc_t, along an LSTM's cell
 state). A plain RNN multiplies the gradient by W_hh and tanh's slope at every step, so it shrinks
 geometrically; an LSTM's cell state multiplies it only by the forget gate. We measure it at
 initialisation and after training on a task that needs the first step (recall the key token seen
-at t = 0), and draw the unrolled graph coloured by gradient norm.
+at t = 0), and draw each trained model's unrolled graph coloured by gradient norm, all three on one
+colour scale.
 
 Writes out/gradient_flow/{gradient_norms.png, results.csv, summary.md, <cell>_graph.svg}.
 
-Run:  python demos/gradient_flow.py             (quick: about a minute)
+Run:  python demos/gradient_flow.py             (about 10 seconds on 2 cores)
       python demos/gradient_flow.py --smoke     (seconds: checks that everything runs)
 """
 
@@ -39,7 +40,7 @@ STEPS = 30  # sequence length T: the key is at t = 0, the question at t = T - 1
 KEYS, FILLERS, HIDDEN, BATCH, LR = 4, 4, 32, 32, 0.01
 UPDATES = 300  # training updates per cell (the same for every cell)
 GATE_BIAS = 3.0  # added at the start to the LSTM's forget-gate and the GRU's update-gate bias
-DRAW_STEPS = 8  # steps in the rendered graphs (the last 8 of a short sequence, to stay readable)
+DRAW_ENDS = (3, 2)  # the graphs draw the first 3 and the last 2 of the T steps; a "⋯" stands for the rest
 CELLS = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
 OUT = Path("out/gradient_flow")
 
@@ -60,12 +61,13 @@ class Model(nn.Module):
         if keep is not None:
             self.cell.bias_hh.data[keep * HIDDEN : (keep + 1) * HIDDEN] += GATE_BIAS
 
-    def forward(self, x: np.ndarray) -> tuple[tg.Tensor, list[tg.Tensor], list[tg.Tensor]]:
-        """Logits at the last step, and every step's h (and c, for the LSTM)."""
+    def forward(self, x: np.ndarray, input_grads: bool = False) -> tuple[tg.Tensor, list[tg.Tensor], list[tg.Tensor]]:
+        """Logits at the last step, and every step's h (and c, for the LSTM). input_grads: each x_t
+        requires grad, so a drawing can show the gradient reaching it."""
         hs, cs, state = [], [], None
         for t in range(len(x)):
             with tg.scope(f"t={t}"):
-                state = self.cell(tg.Tensor(x[t], name=f"x_{t}"), state)
+                state = self.cell(tg.Tensor(x[t], requires_grad=input_grads, name=f"x_{t}"), state)
             h, c = state if isinstance(state, tuple) else (state, None)
             hs.append(h)
             cs.append(c)
@@ -99,24 +101,35 @@ def train(model: Model, rng: np.random.Generator, updates: int, quiet: bool) -> 
         return float((model(x)[0].data.argmax(-1) == keys).mean())
 
 
-def draw(model: Model, out: Path) -> Path | None:
-    """The unrolled graph of a short sequence at cell level, coloured by the gradient each step receives."""
-    x, keys = task(np.random.default_rng(1), 1, DRAW_STEPS)
+def graph_loss(model: Model) -> tg.Tensor:
+    """The loss of one sequence of T steps (the length trained on), backpropagated with retain_grads."""
+    x, keys = task(np.random.default_rng(1), 1, STEPS)
     with tg.scope(model.kind), tg.keep_values():
-        logits, _, _ = model(x)
+        logits, _, _ = model(x, input_grads=True)
         loss = F.cross_entropy(logits, keys)
     loss.name = "loss"
     loss.backward(retain_grads=True)
     model.zero_grad()
-    graph = tg.viz.draw(loss, level="cell", title=f"{model.kind.upper()} after training: gradient reaching each step")
-    path = out / f"{model.kind}_graph.svg"
-    try:
-        path.write_bytes(graph.pipe(format="svg"))
-    except graphviz.ExecutableNotFound:
-        (out / f"{model.kind}_graph.dot").write_text(graph.source, encoding="utf-8")
-        print("Graphviz's dot is not installed: wrote the .dot text instead of the SVG")
-        return None
-    return path
+    return loss
+
+
+def draw(losses: dict[str, tg.Tensor], out: Path) -> None:
+    """Each trained model's unrolled graph at cell level, on one colour scale shared by all of them."""
+    scale = tg.viz.grad_range(*losses.values())
+    first, last = DRAW_ENDS
+    hidden = STEPS - first - last
+    for kind, loss in losses.items():
+        title = (
+            f"{kind.upper()} after training, T = {STEPS} steps ({hidden} of them as ⋯): "
+            "the gradient reaching each step\n(the same colour scale for the RNN, LSTM and GRU graphs)"
+        )
+        elide = DRAW_ENDS if hidden > 0 else None
+        graph = tg.viz.draw(loss, level="cell", elide=elide, labels="names", grad_scale=scale, title=title)
+        try:
+            (out / f"{kind}_graph.svg").write_bytes(graph.pipe(format="svg"))
+        except graphviz.ExecutableNotFound:
+            (out / f"{kind}_graph.dot").write_text(graph.source, encoding="utf-8")
+            print("Graphviz's dot is not installed: wrote the .dot text instead of the SVG")
 
 
 def plot(results: dict, path: Path) -> None:
@@ -133,13 +146,14 @@ def plot(results: dict, path: Path) -> None:
     for ax, when in zip(axes, ("init", "trained"), strict=True):
         for kind, r in results.items():
             steps = range(len(r[f"{when}_h"]))
-            ax.semilogy(steps, share(r[f"{when}_h"]), color=colours[kind], label=f"{kind.upper()}: h_t")
+            ax.semilogy(steps, share(r[f"{when}_h"]), color=colours[kind], label=f"{kind.upper()}: ‖dL/dh_t‖")
             if r[f"{when}_c"] is not None:
-                ax.semilogy(steps, share(r[f"{when}_c"]), "--", color=colours[kind], label=f"{kind.upper()}: c_t")
+                label = f"{kind.upper()}: ‖dL/dc_t‖ (cell state)"
+                ax.semilogy(steps, share(r[f"{when}_c"]), "--", color=colours[kind], label=label)
         ax.set_xlabel("step t (the loss is at the last step)")
         ax.set_title("at initialisation" if when == "init" else "after training")
         ax.legend(fontsize=8)
-    axes[0].set_ylabel("||dL/dh_t|| relative to the last step")
+    axes[0].set_ylabel("gradient norm at step t / at the last step")
     fig.suptitle("How much of the gradient reaches each earlier step")
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
@@ -164,7 +178,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
 
-    results, rows = {}, []
+    results, rows, losses = {}, [], {}
     for kind in CELLS:
         tg.manual_seed(args.seed)
         model = Model(kind)
@@ -184,9 +198,11 @@ def main() -> None:
                     "trained_c": trained_c[t] if trained_c else "",
                 }
             )
-        draw(model, args.out)
+        losses[kind] = graph_loss(model)
+    draw(losses, args.out)
 
-    table = ["| cell | accuracy after training | ‖dL/dh_0‖ / ‖dL/dh_T‖ at init | trained |", "|---|---:|---:|---:|"]
+    last = f"h_{STEPS - 1}"
+    table = [f"| cell | accuracy after training | ‖dL/dh_0‖ / ‖dL/d{last}‖ at init | trained |", "|---|---:|---:|---:|"]
     for kind, r in results.items():
         ratio_init = r["init_h"][0] / max(r["init_h"][-1], 1e-30)
         ratio_trained = r["trained_h"][0] / max(r["trained_h"][-1], 1e-30)

@@ -92,7 +92,7 @@ def test_demo_subcommand_still_lists_demos(capsys):
 
 
 def test_every_figure_builds():
-    expected = {"rnn_rolled", "rnn_unrolled", "short_term_dependency", "long_term_dependency", "lstm_chain"}
+    expected = {"rnn_rolled", "rnn_unrolled", "short_term_dependency", "long_term_rnn", "long_term_lstm", "lstm_chain"}
     expected |= {f"lstm_focus_{g}" for g in ("forget", "input", "cell_update", "output")}
     expected |= {"peephole", "coupled", "gru"}
     assert expected <= set(figures.FIGURES)

@@ -95,7 +95,7 @@ def test_gradient_colours_and_legend():
     loss, xs = unrolled_loss("rnn", 12)
     g = viz.view(loss, level="cell")
     source = viz.to_dot(g).source
-    assert "legend [" in source and "gradient norm" in source
+    assert "gradient norm (fill colour)" in source  # the legend, under the title
     scale = GradScale.of(g)
     colour = {
         nid: int(re.search(r"fillcolor=\"/blues9/(\d)\"", attrs(source, nid))[1]) for nid in ("cell_in_0", "cell_in_11")
@@ -120,7 +120,7 @@ def test_focus_highlights_and_dims():
 
 def test_backward_cut_and_loop_edges_are_styled():
     source = viz.draw(sequence_loss("lstm", 2), backward=True).source
-    assert "dir=back" in source and "do = dh·tanh(c)" in source  # the rule of o * tanh(c), in its own names
+    assert "dir=back" in source and "dx = dy·(1 − y²)" in source  # tanh's rule, in its own variables
     source = viz.draw(sequence_loss("lstm", 3), rolled=True).source
     assert re.search(r'label="h ×3"[^\]]*constraint=false', source)
     cell = tg.nn.RNNCell(2, 3, rng=np.random.default_rng(0))

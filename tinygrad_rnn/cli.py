@@ -44,6 +44,13 @@ def _add_render(sub) -> None:
     render.add_argument("--focus", metavar="GATE", help="highlight one scope, e.g. forget_gate")
     render.add_argument("--layers", type=_positive, default=1, help="stacked layers (default 1)")
     render.add_argument("--max-nodes", type=int, default=400, help="coarser level above this (0: no limit)")
+    render.add_argument("--detail", type=int, metavar="T", help="at cell level: draw step T inside (its gates)")
+    render.add_argument(
+        "--elide", type=_positive, nargs=2, metavar=("FIRST", "LAST"), help="draw only the first and last steps"
+    )
+    render.add_argument("--show-loss", action="store_true", help="draw the loss at cell level too")
+    render.add_argument("--labels", choices=("full", "names"), default="full", help="full (default) or names only")
+    render.add_argument("--direction", choices=("LR", "TB"), default="LR", help="left to right (default) or top down")
     render.add_argument("--out", required=True, type=Path, help="FILE.svg, .png, .pdf or .dot")
 
 
@@ -63,6 +70,9 @@ def _render(ns: argparse.Namespace) -> int:
                 backward=ns.backward,
                 focus=ns.focus,
                 max_nodes=ns.max_nodes or None,
+                detail=ns.detail,
+                elide=tuple(ns.elide) if ns.elide else None,
+                show_loss=True if ns.show_loss else None,
             )
     except ValueError as err:
         print(f"render: {err}", file=sys.stderr)
@@ -70,7 +80,8 @@ def _render(ns: argparse.Namespace) -> int:
     for w in caught:
         print(f"render: {w.message}", file=sys.stderr)
     steps = f"{ns.steps} step{'s' * (ns.steps > 1)}"
-    dot = to_dot(g, title=f"{ns.cell}, {steps}, {ns.layers} layer{'s' * (ns.layers > 1)}: {g.level} level")
+    title = f"{ns.cell}, {steps}, {ns.layers} layer{'s' * (ns.layers > 1)}: {g.level} level"
+    dot = to_dot(g, title=title, labels=ns.labels, direction=ns.direction)
     ns.out.parent.mkdir(parents=True, exist_ok=True)
     if fmt != "dot":
         try:

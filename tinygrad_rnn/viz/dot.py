@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from .model import Cluster, Edge, Graph, Node, Summary, step_of
-from .views import node_formula
+from .views import forward_rule, node_formula
 
 if TYPE_CHECKING:  # graphviz is imported when a drawing is made, not with the package
     import graphviz
@@ -34,7 +35,7 @@ STYLES: dict[str, dict[str, str]] = {
     "param": {"shape": "box", "style": "filled", "fillcolor": "#d9ead3", "peripheries": "2"},
     "input": {"shape": "box", "style": "filled", "fillcolor": "#dbe9f6"},
     "const": {"shape": "plaintext", "fontcolor": "#666666", "fontsize": "9"},
-    "stub": {"shape": "box", "style": "dashed", "fontsize": "8", "fontcolor": "#555555", "height": "0.2"},
+    "stub": {"shape": "box", "style": "dashed", "fontsize": "9", "fontcolor": "#555555", "height": "0.2"},
     "cut": {"shape": "box", "style": "dashed", "color": HIGHLIGHT, "fontcolor": HIGHLIGHT},
     "layer": {"shape": "box", "style": "filled", "fillcolor": "#ffd966"},
     "pointwise": {"shape": "circle", "style": "filled", "fillcolor": "#f4b6c2", "margin": "0.02"},
@@ -43,6 +44,7 @@ STYLES: dict[str, dict[str, str]] = {
     "cell_out": {"shape": "circle", "style": "filled", "fillcolor": "#cab2d6", "margin": "0.02"},
     "group": {"shape": "box", "style": "rounded,filled", "fillcolor": "#eeeeee"},
     "ellipsis": {"shape": "plaintext", "fontsize": "14"},
+    "join": {"shape": "point", "width": "0.07", "color": "#555555"},
 }
 GATE_ORDER = {"f": 0, "i": 1, "g": 2, "o": 3, "r": 0, "z": 1, "n": 2}  # the article's: forget, input, candidate, output
 ARTICLE = {("cell_state", "c"): "C", ("candidate", "g"): "C̃"}  # the article's names for the LSTM's c and g
@@ -50,11 +52,11 @@ SUBSCRIPT = str.maketrans("0123456789t-+", "₀₁₂₃₄₅₆₇₈₉ₜ₋
 
 
 def display_name(name: str | None, scope: tuple[str, ...]) -> str | None:
-    """A tensor's name as the article writes it: x_3 -> x₃; in step t = 3, h -> h₃, and the cell
+    """A tensor's name as the article writes it: x_3 -> x₃; made in step t = 3, h -> h₃, and the cell
     state c -> C₃ and the candidate g -> C̃₃ (in the steps of a rolled drawing, hₜ)."""
-    base, sep, index = (name or "").rpartition("_")
-    if sep and base and (index.isdigit() or index == "t"):
-        return base + index.translate(SUBSCRIPT)
+    base, sep, index = (name or "").partition(" ")[0].rpartition("_")
+    if sep and base and (index.isdigit() or index == "t"):  # x_3 -> x₃, 'h_0 of layer 0' -> 'h₀ of layer 0'
+        return base + index.translate(SUBSCRIPT) + (name or "")[len(base) + 1 + len(index) :]
     step = step_of(scope)
     if not name or step is None or len(name) > 1:  # only the cells' one-letter names are the article's
         return name
@@ -143,10 +145,15 @@ class _Writer:
         self.into = self.op.parents()
         self.scale = GradScale(*scale) if scale is not None and GradScale.of(g) is not None else GradScale.of(g)
         self.port: dict[str, str] = {}  # a gate's node id -> its row in its step's table of gates
+        self.named: set[tuple[str, str]] = set()  # (source, tensor) of the step-crossing edges labelled so far
         # A chain of cells is drawn as the article draws it: each step a column (x_t below, A, h_t above),
         # the steps side by side. Everything else: time runs left to right.
+        chains = {s[:-1] for s in g.steps()}
         self.columns = (
-            g.level == "cell" and not g.rolled and not any(n.kind in ("layer", "pointwise") for n in g.nodes.values())
+            g.level == "cell"
+            and not g.rolled
+            and len(chains) == 1
+            and not any(n.kind in ("layer", "pointwise") for n in g.nodes.values())
         )
         self.backward = any(e.order is not None for e in g.edges)
 
@@ -154,12 +161,16 @@ class _Writer:
         """What a node is called: its name, or for a stub of an unnamed tensor the formula of that tensor."""
         if n.stub_of is not None and n.kind != "sink":
             return node_formula(self.op, n, self.into)
+        if n.kind in ("const", "input", "param", "cut"):  # a leaf is drawn where it is used, not made:
+            return display_name(n.name, ()) or ""  # x_1 -> x₁, but no step number from where it is drawn
         return display_name(n.name, n.scope) or ""
 
     def label(self, n: Node) -> str:
         name, kind = self.title(n), n.kind
-        if kind == "ellipsis":
-            return _text(name, n.note)
+        if kind == "ellipsis":  # its box's title says which steps, and how many
+            return _text(n.name or "⋯")
+        if kind == "join":
+            return ""
         if self.names_only:
             return self.short_label(n, name)
         value = _values(n.value) if n.value is not None else ""
@@ -167,6 +178,8 @@ class _Writer:
             return _text(f"→ {name or n.op}")
         if n.stub_of is not None:
             return _text(name)
+        if kind == "op" and self.backward:  # the op in its own variables, which its edges' rules use
+            return _text(*([name] if name else []), self.rule(n), _shape(n), _grad(n.grad), n.note)
         if kind == "op":
             head = f"{name} = {n.op}" if name else n.op
             return _text(f"{head} {n.args}".strip(), _shape(n), value, _grad(n.grad), n.note)
@@ -217,10 +230,17 @@ class _Writer:
         if kind == "cell":
             return _text("A")
         if kind == "const":
-            return _text(_values(n.value) if n.value is not None and n.value.values is not None else "const")
+            return _text(name or (_values(n.value) if n.value is not None and n.value.values is not None else "const"))
         if kind == "sink":
             return _text(f"→ {name or n.op}")
+        if kind == "op" and self.backward:
+            return _text(*([name] if name else []), self.rule(n))
         return _text(name or (f"{n.op} {n.args}".strip() if kind == "op" else kind))
+
+    def rule(self, n: Node) -> str:
+        """'y = tanh(x)', with the op's arguments where it has any ('y = x[idx]   idx: ..., 0:4')."""
+        rule = forward_rule(self.op.nodes[n.id] if n.id in self.op.nodes else n)
+        return f"{rule}   ({n.args})" if n.args and not self.names_only and "ᵀ" not in rule else rule
 
     def tooltip(self, n: Node) -> str:
         lines = [f"{n.kind} {n.op} {n.args}".strip(), "scope: " + ("/".join(n.scope) or "(top)")]
@@ -235,7 +255,7 @@ class _Writer:
 
     def node_attrs(self, n: Node) -> dict[str, str]:
         attrs = dict(STYLES["stub" if n.stub_of is not None else n.kind])
-        if self.scale is not None and n.kind not in ("const", "cut") and n.stub_of is None:
+        if self.scale is not None and n.kind not in ("const", "cut", "join", "ellipsis") and n.stub_of is None:
             if n.grad is None:
                 attrs["fillcolor"] = "white"
             else:
@@ -252,9 +272,11 @@ class _Writer:
         attrs: dict[str, str] = {}
         if e.kind == "cut":
             attrs.update(style="dashed", color=HIGHLIGHT, fontcolor=HIGHLIGHT, arrowhead="tee", label="✂ detach()")
+            if self.columns:  # from one step to the next: side by side
+                attrs["constraint"] = "false"
         elif e.kind == "loop":
             attrs.update(color="#1f77b4", fontcolor="#1f77b4", constraint="false", penwidth="1.5")
-        elif self.columns and step_of(self.g.nodes[e.src].scope) != step_of(self.g.nodes[e.dst].scope):
+        elif self.columns and self.crossing(e):
             attrs["constraint"] = "false"  # from step to step: side by side, not one above the other
         elif self.g.nodes[e.src].lane and self.g.nodes[e.src].lane == self.g.nodes[e.dst].lane:
             # Heavy edges are kept short and straight: the lane. (Graphviz's `group` would be straighter
@@ -267,12 +289,25 @@ class _Writer:
                 attrs.update(dir="back", color="#8c2d04", fontcolor="#8c2d04")
         if e.label:
             label = display_name(e.label, self.g.nodes[e.src].scope) if e.order is None else e.label
-            attrs["label"] = _text(label or e.label)
+            crossing = e.order is None and e.kind == "data" and self.g.level == "cell"
+            if (
+                crossing
+            ):  # a tensor handed to the next step: named once, where it leaves, clear of the next step's title
+                if (e.src, e.label) not in self.named:
+                    self.named.add((e.src, e.label))
+                    attrs.update(taillabel=_text(label or e.label), labeldistance="1.6", labelangle="-25")
+            else:
+                attrs["label"] = _text(label or e.label)
         if e.focus is False:
             attrs.update(color=DIM, fontcolor=DIM)
         elif e.focus:
             attrs.update(color=HIGHLIGHT, penwidth="2")
         return attrs
+
+    def crossing(self, e: Edge) -> bool:
+        """Whether e goes from one time step to another."""
+        a, b = step_of(self.g.nodes[e.src].scope), step_of(self.g.nodes[e.dst].scope)
+        return a is not None and b is not None and a != b
 
     def cluster(self, parent: graphviz.Digraph, c: Cluster, drawn: tuple[str, ...], path: str) -> None:
         with parent.subgraph(name=f"cluster_{path}") as sub:
@@ -282,11 +317,16 @@ class _Writer:
 
     def fill(self, dot: graphviz.Digraph, c: Cluster, path: str) -> None:
         gates = sorted((nid for nid in c.nodes if _gate(self.g, nid) is not None), key=lambda nid: _gate(self.g, nid))
+        # a gate that reads another (the GRU's n reads r) is drawn on its own, so that edge shows
+        gates = [nid for nid in gates if not any(e.src in gates for e in self.g.edges if e.dst == nid)]
         if len(gates) < 2:
             gates = []
         for nid in c.nodes:
             if nid not in gates:
                 dot.node(nid, **self.node_attrs(self.g.nodes[nid]))
+            if self.columns and self.g.nodes[nid].kind == "ellipsis":  # raised to the row of the A boxes
+                dot.node(f"{nid}_below", shape="point", style="invis")
+                dot.edge(f"{nid}_below", nid, style="invis")
         if gates:  # the step's gates as one block, always in the article's order: forget, input, candidate, output
             block = f"gates_{path}"
             self.port.update({nid: f"{block}:{nid}" for nid in gates})
@@ -297,14 +337,20 @@ class _Writer:
         for k, child in children:
             self.cluster(dot, child, c.scope, f"{path}_{k}" if path else str(k))
 
-    def legend(self, dot: graphviz.Digraph) -> None:
+    def legend(self) -> str:
+        """The colour scale as an HTML table: drawn under the title, where it takes no width."""
         cells = []
         for k in range(1, 10):
             font = ' color="white"' if k >= 7 else ""
             cells.append(f'<td bgcolor="/{PALETTE}/{k}"><font{font}>{10 ** self.scale.tick(k):.2g}</font></td>')
-        title = '<tr><td colspan="9">gradient norm (fill colour)</td></tr>'
-        table = f'<table border="0" cellborder="1" cellspacing="0">{title}<tr>{"".join(cells)}</tr></table>'
-        dot.node("legend", label=f"<{table}>", shape="plaintext", fontsize="9")
+        head = '<td border="0">gradient norm (fill colour):</td>'
+        return f'<table border="0" cellborder="1" cellspacing="0"><tr>{head}{"".join(cells)}</tr></table>'
+
+
+def _title_html(line: str) -> str:
+    """A title line as HTML: escaped, with W_f written as W with a subscript f (Unicode has no
+    subscript for most letters)."""
+    return re.sub(r"(?<=\w)_(\w)", r"<sub>\1</sub>", html.escape(line))
 
 
 def _cluster_style(scope: tuple[str, ...], parts: tuple[str, ...]) -> dict[str, str]:
@@ -344,17 +390,24 @@ def _gate(g: Graph, nid: str) -> int | None:
 
 
 def to_dot(
-    g: Graph, title: str | None = None, labels: str = "full", grad_scale: tuple[int, int] | None = None
+    g: Graph,
+    title: str | None = None,
+    labels: str = "full",
+    grad_scale: tuple[int, int] | None = None,
+    direction: str = "LR",
 ) -> graphviz.Digraph:
     """The Digraph of a view: clusters from its scope tree, nodes in forward order, then edges.
-    grad_scale: (lo, hi), the colours' log10 range, to share one scale between drawings."""
+    grad_scale: (lo, hi), the colours' log10 range, to share one scale between drawings.
+    direction: "LR" (the graph runs left to right) or "TB" (top to bottom: narrow, for the page)."""
     import graphviz  # here, not with the package: only drawings need it
 
+    if direction not in ("LR", "TB"):
+        raise ValueError(f"direction must be 'LR' or 'TB', got {direction!r}")
     w = _Writer(g, labels, grad_scale)
     dot = graphviz.Digraph(
         "tinygrad_rnn",
         graph_attr={
-            "rankdir": "BT" if w.columns else "LR",
+            "rankdir": "BT" if w.columns else direction,
             "newrank": "true",
             "fontname": "Helvetica",
             "nodesep": "0.2",
@@ -363,13 +416,13 @@ def to_dot(
         node_attr={"fontname": "Helvetica", "fontsize": "10", "margin": "0.08,0.03"},
         edge_attr={"fontname": "Helvetica", "fontsize": "9", "arrowsize": "0.6"},
     )
-    if title:
-        dot.attr(label=_text(title), labelloc="t", fontsize="14")
+    if title or w.scale is not None:  # the title, and under it the legend, as one HTML label
+        lines = "".join(f"<tr><td>{_title_html(line)}</td></tr>" for line in (title or "").splitlines())
+        legend = f'<tr><td><font point-size="9">{w.legend()}</font></td></tr>' if w.scale is not None else ""
+        dot.attr(label=f'<<table border="0" cellspacing="2">{lines}{legend}</table>>', labelloc="t", fontsize="14")
     w.fill(dot, g.scope_tree(), "")
     for e in g.edges:
         dot.edge(w.port.get(e.src, e.src), w.port.get(e.dst, e.dst), **w.edge_attrs(e))
     for a, b in [] if w.columns else _ordering_edges(g):
         dot.edge(w.port.get(a, a), w.port.get(b, b), style="invis")
-    if w.scale is not None:
-        w.legend(dot)
     return dot

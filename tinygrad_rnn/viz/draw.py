@@ -107,6 +107,7 @@ def draw(
     show_loss: bool | None = None,
     labels: str = "full",
     grad_scale: tuple[int, int] | None = None,
+    direction: str = "LR",
 ) -> graphviz.Digraph:
     """Draw the computation graph that produced `tensors` (usually the loss).
 
@@ -127,6 +128,9 @@ def draw(
     labels: "full" (name, op, shape, values, gradient norm) or "names" (names only, as the article).
     grad_scale: (lo, hi), the range of log10 gradient norms the fill colours span; give drawings shown
         side by side the same one (`grad_range(loss_a, loss_b)`) so their colours compare.
+    direction: "LR" (left to right, the default) or "TB" (top to bottom: narrower, for long graphs
+        on a page). A chain of cells (level "cell", no step in detail) is drawn as the article draws
+        it whatever this says: each step a column, x_t below and h_t above, time left to right.
 
     After `loss.backward(retain_grads=True)` the fill colour shows log10 of each gradient's norm,
     with a legend. The DOT text is deterministic: the same graph gives the same text.
@@ -144,7 +148,7 @@ def draw(
         elide=elide,
         show_loss=show_loss,
     )
-    return to_dot(v, title, labels=labels, grad_scale=grad_scale)
+    return to_dot(v, title, labels=labels, grad_scale=grad_scale, direction=direction)
 
 
 def grad_range(*tensors: Tensor) -> tuple[int, int]:

@@ -19,7 +19,7 @@ import numpy as np
 from ..core import Tensor, scope
 from ..nn import LSTMCell
 from ..nn.functional import mse_loss
-from .draw import draw
+from .draw import draw, grad_range
 from .examples import unrolled_loss
 
 LONG_STEPS = 32
@@ -39,24 +39,52 @@ def short_term_dependency() -> graphviz.Digraph:
     loss, xs = unrolled_loss("rnn", 3)
     return draw(
         loss,
-        level="gate",
+        level="cell",
         focus=(loss, xs[0]),
         labels="names",
         title="A short gap: the path from x₀ to the loss is short, and its gradient arrives",
     )
 
 
-def long_term_dependency() -> graphviz.Digraph:
+def _long_gap() -> tuple[Tensor, Tensor, tuple[int, int]]:
+    """The two long-gap models (same seed, same inputs) and the one colour scale both are drawn on."""
     rnn_loss, _ = unrolled_loss("rnn", LONG_STEPS)
     lstm_loss, _ = unrolled_loss("lstm", LONG_STEPS, forget_bias=3.0)
+    return rnn_loss, lstm_loss, grad_range(rnn_loss, lstm_loss)
+
+
+def long_term_rnn() -> graphviz.Digraph:
+    rnn_loss, _, scale = _long_gap()
     return draw(
         rnn_loss,
+        level="cell",
+        elide=(3, 2),
+        labels="names",
+        grad_scale=scale,
+        title=f"A plain RNN over a long gap ({LONG_STEPS} steps): the gradient reaching x₀ has all but vanished",
+    )
+
+
+def long_term_lstm() -> graphviz.Digraph:
+    _, lstm_loss, scale = _long_gap()
+    return draw(
         lstm_loss,
         level="cell",
         elide=(3, 2),
         labels="names",
-        title=f"A long gap ({LONG_STEPS} steps), one colour scale: the gradient reaching x₀\n"
-        "through a plain RNN has vanished; through an LSTM (forget bias 3) it has not",
+        grad_scale=scale,
+        title=f"An LSTM (forget bias 3) over the same {LONG_STEPS} steps, same colour scale: it still arrives",
+    )
+
+
+def rnn_chain() -> graphviz.Digraph:
+    loss, _ = unrolled_loss("rnn", 3, backward=False)
+    return draw(
+        loss,
+        level="cell",
+        detail=1,
+        labels="names",
+        title="The repeating module in a standard RNN: a single tanh layer",
     )
 
 
@@ -80,8 +108,10 @@ def lstm_backward() -> graphviz.Digraph:
     return draw(
         loss,
         backward=True,
-        title="Backward through two LSTM steps: each edge numbered in the order "
-        "backward runs it, with its op's rule for the gradient it carries",
+        labels="names",
+        direction="TB",
+        title="Backward through two LSTM steps: each edge numbered in the order backward runs it,\n"
+        "labelled with its op's rule for the gradient it sends back (the op's variables: see its node)",
     )
 
 
@@ -89,18 +119,26 @@ def truncated_bptt() -> graphviz.Digraph:
     """Two chunks of two steps; the state is detached between them, so backward stops at the cut."""
     rng = np.random.default_rng(0)
     cell = LSTMCell(3, 4, rng=rng)
-    state, chunks = None, []
+    state, first = None, None
     with scope("lstm"):
         for t in range(4):
             if t == 2:
-                chunks.append(state)  # keep the first chunk alive, so the cut can be drawn
+                first = state  # the first chunk's last state: drawn too, so the cut has two ends
                 state = tuple(s.detach() for s in state)
             with scope(f"t={t}"):
-                state = cell(Tensor(rng.standard_normal((1, 3)).astype(np.float32), name=f"x_{t}"), state)
+                x = Tensor(rng.standard_normal((1, 3)).astype(np.float32), requires_grad=True, name=f"x_{t}")
+                state = cell(x, state)
         loss = mse_loss(state[0], np.zeros((1, 4), dtype=np.float32))
     loss.name = "loss"
     loss.backward(retain_grads=True)
-    return draw(loss, level="cell", labels="names", title="Truncated backpropagation through time: detach() cuts")
+    return draw(
+        loss,
+        first[0],
+        level="cell",
+        labels="names",
+        title="Truncated backpropagation through time: detach() cuts the graph between chunks,\n"
+        "so the second chunk's gradient (blue) stops at the cut; the first chunk gets none",
+    )
 
 
 def _variant(kind: str, title: str) -> Callable[[], graphviz.Digraph]:
@@ -115,7 +153,9 @@ FIGURES: dict[str, Callable[[], graphviz.Digraph]] = {
     "rnn_rolled": rnn_rolled,
     "rnn_unrolled": rnn_unrolled,
     "short_term_dependency": short_term_dependency,
-    "long_term_dependency": long_term_dependency,
+    "long_term_rnn": long_term_rnn,
+    "long_term_lstm": long_term_lstm,
+    "rnn_chain": rnn_chain,
     "lstm_chain": lstm_chain,
     "lstm_focus_forget": _lstm_focus(("forget_gate",), "Forget gate: fₜ = σ(W_f·[hₜ₋₁, xₜ] + b_f)"),
     "lstm_focus_input": _lstm_focus(

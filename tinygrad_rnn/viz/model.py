@@ -89,7 +89,8 @@ class Node:
     that requires grad), "const" (a leaf that does not), "cut" (the tensor a detached leaf was cut
     from, when it is not otherwise in the drawing), "sink" (in a step, the stub of an op outside
     the steps that gathers the outputs of many steps). Coarser views add "layer" and "pointwise"
-    (gate level), "cell", "cell_in", "cell_out" and "group" (cell level).
+    (gate level), "cell", "cell_in", "cell_out", "group" and "join" (cell level: in the step drawn
+    in detail, the point where what every gate reads meets), and "ellipsis" (elided steps).
     """
 
     id: str  # a DOT name made from the position in the graph, never from id(): same graph, same text

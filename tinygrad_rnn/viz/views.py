@@ -68,56 +68,37 @@ def number_backward(g: Graph) -> Graph:
     return _derive(g, dict(g.nodes), edges)
 
 
-# numpy's notation in the rules, as the drawings write it (a transposed transpose is the matrix itself)
-_PRETTY = ((" * ", "·"), ("**2", "²"), (".T", "ᵀ"), ("ᵀᵀ", ""), (" - ", " − "), ("-dy", "−dy"))
+# numpy's notation in the rules, as the drawings write it
+_PRETTY = ((" * ", "·"), ("**2", "²"), (".T", "ᵀ"), (" - ", " − "), ("-dy", "−dy"), ("(-x)", "(−x)"))
 
 
-def local_derivative(g: Graph, e: Edge, into: dict[str, list[Edge]]) -> str:
-    """The op's own rule for the gradient that edge e carries back to its input, with the op's names
-    for its inputs and output replaced by what they are in the drawing: 'df = dy·c_prev' for the
-    edge f -> (f * c_prev), where the rule's dy (the gradient arriving at the op's output) is named after
-    that output: 'dc' for c = f * c_prev + i * g, 'dL' for the loss, so each label follows from another."""
-    dst = g.nodes[e.dst]
-    ins = [_short(g, p, into) for p in into[e.dst]]
-    clauses = [c.strip() for c in dst.rule.split("   (")[0].split(";")[1:]]  # after 'y = ...': 'da = dy * b', ...
+def pretty(rule: str) -> str:
+    for plain, nice in _PRETTY:
+        rule = rule.replace(plain, nice)
+    return rule
+
+
+def _rule(n: Node) -> str:
+    """The op's rule; a transpose of a matrix written as one: 'y = xᵀ;  dx = dyᵀ'."""
+    if n.op == "transpose" and n.args.startswith("axes=(1, 0)"):
+        return "y = x.T;  dx = dy.T"
+    return n.rule
+
+
+def forward_rule(n: Node) -> str:
+    """What an op computes, in its own variables, from its rule: 'y = tanh(x)'."""
+    return pretty(_rule(n).split(";")[0].strip()) if n.rule else n.op
+
+
+def local_derivative(n: Node, arg: int) -> str:
+    """The op's own rule for the gradient it sends back to its input number `arg`, in the op's own
+    variables ('dx = dy·(1 − y²)' for y = tanh(x)): the local step of the chain rule, checkable by hand
+    against the op's forward rule (drawn on its node)."""
+    clauses = [c.strip() for c in _rule(n).split("   (")[0].split(";")[1:]]  # after 'y = ...': 'da = dy * b', ...
     if not clauses:  # an op of the user's own (tg.apply) that states no rule: its backward says
-        return f"d{_operand(ins[e.arg])}: see {dst.op}.backward"
-    lhs, rhs = clauses[min(e.arg, len(clauses) - 1)].split(" = ", 1)
-    names = {c.split(" = ")[0][1:]: ins[min(k, len(ins) - 1)] for k, c in enumerate(clauses)}  # 'a' -> 'f'
-    out = dst.name or ("L" if e.dst in g.roots else formula(g, e.dst, into, depth=2))  # the op's output
-    out = out if out != "…" else "y"
-    names |= {"x_k": ins[e.arg], "y": out, "k": str(e.arg)}
-    d = {"dy": _d(out)}  # the gradient arriving at the output, named after it
-    rhs = re.sub(r"[A-Za-z_]\w*", lambda m: d.get(m.group()) or _operand(names.get(m.group(), m.group())), rhs)
-    for plain, pretty in _PRETTY:
-        rhs = rhs.replace(plain, pretty)
-    return f"{_d(names.get(lhs[1:], lhs[1:]))} = {rhs}"
-
-
-def _d(of: str) -> str:
-    """The name of a gradient: 'df' of a name, 'd(i·g)' of a formula."""
-    return f"d{of}" if re.fullmatch(r"\w+", of) or _enclosed(of) else f"d({of})"
-
-
-def _enclosed(s: str) -> bool:
-    """Whether s is one parenthesised whole, '(a + b)' (not '(a)·(b)')."""
-    depth = 0
-    for k, ch in enumerate(s):
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if depth == 0:
-            return k == len(s) - 1 and ch == ")"
-    return False
-
-
-def _operand(s: str) -> str:
-    """s as an operand: a name or a call stays as it is, a formula gets parentheses (once)."""
-    return f"({s})" if any(op in s for op in " ·@") and not _enclosed(s) else s
-
-
-def _short(g: Graph, e: Edge, into: dict[str, list[Edge]]) -> str:
-    """The name of the tensor edge e carries, or a short formula of it ('tanh(c)'), or at least its op ('getitem')."""
-    text = _input_formula(g, e, into, depth=2)
-    return g.nodes[e.src].op if text == "…" else f"({text})" if " " in text else text
+        return f"see {n.op}.backward"
+    clause = clauses[min(arg, len(clauses) - 1)]
+    return pretty(re.sub(r"\bk\b", str(arg), clause) if "x_k" in clause else clause)
 
 
 def backward_labels(g: Graph) -> Graph:
@@ -128,14 +109,12 @@ def backward_labels(g: Graph) -> Graph:
     """
     ranks = {order: k + 1 for k, order in enumerate(sorted({e.order for e in g.edges if e.order is not None}))}
     op = g.op_graph()
-    into = op.parents()
     edges = []
     for e in g.edges:
         if e.order is not None:
             label = f"{ranks[e.order]}"
             if g.level == "op":
-                traced = replace(e, src=g.nodes[e.src].stub_of or e.src, dst=g.nodes[e.dst].stub_of or e.dst)
-                label += ": " + local_derivative(op, traced, into)
+                label += ": " + local_derivative(op.nodes[g.nodes[e.dst].stub_of or e.dst], e.arg)
             e = replace(e, label=label)
         edges.append(e)
     return _derive(g, dict(g.nodes), edges)
@@ -369,7 +348,7 @@ def elide(g: Graph, first: int, last: int) -> Graph:
             continue
         between = steps[first : len(steps) - last]
         lo, hi = between[0][-1].removeprefix("t="), between[-1][-1].removeprefix("t=")
-        dots = Node(f"ellipsis_{k}", "ellipsis", layer + (f"t={lo}..{hi}",), name="…", note=f"{len(between)} steps")
+        dots = Node(f"ellipsis_{k}", "ellipsis", layer + (f"t={lo}..{hi}",), name="⋯", note=f"{len(between)} steps")
         extra[dots.id] = dots
         gone.update(dict.fromkeys(between, dots.id))
     if not gone:
@@ -439,7 +418,33 @@ def gate_level(g: Graph) -> Graph:
         nodes[nid] = n
         edges.extend(replace(e, dst=nid) for e in ins if e.src not in hidden)
     edges.extend(e for e in g.edges if e.kind != "data" and e.src in nodes and e.dst in nodes)
+    nodes, edges = _one_minus(g, nodes, edges)
     return _derive(g, nodes, _dedupe(edges), level="gate")
+
+
+def _one_minus(g: Graph, nodes: dict[str, Node], edges: list[Edge]) -> tuple[dict[str, Node], list[Edge]]:
+    """`k - x` is recorded as neg then add: drawn as the article's one circle "1−" (for k = 1)."""
+    into: dict[str, list[Edge]] = {}
+    out: dict[str, list[Edge]] = {}
+    for e in edges:
+        into.setdefault(e.dst, []).append(e)
+        out.setdefault(e.src, []).append(e)
+    merged: dict[str, str] = {}  # the neg -> the add it is folded into
+    for nid, n in nodes.items():
+        if n.kind != "pointwise" or n.op != "neg" or n.name or len(out.get(nid, [])) != 1:
+            continue
+        add = nodes[out[nid][0].dst]
+        others = [e.src for e in into.get(add.id, []) if e.src != nid]
+        const = [g.nodes[c] for c in others if c in g.nodes and g.nodes[c].kind == "const"]
+        if add.kind != "pointwise" or add.op != "add" or len(others) != 1 or len(const) != 1:
+            continue
+        values = const[0].value.values if const[0].value is not None else None
+        if values and len(set(values)) == 1:
+            nodes[add.id] = replace(add, op=f"{values[0]:g}−", members=_flat([n, add]))
+            merged[nid] = add.id
+    nodes = {nid: n for nid, n in nodes.items() if nid not in merged}
+    edges = [replace(e, dst=merged.get(e.dst, e.dst)) for e in edges if e.src not in merged]
+    return nodes, edges
 
 
 def _expand(nid, into, absorbed, region, entries) -> tuple[list[str], list[Edge]]:
@@ -469,13 +474,16 @@ def cell_level(g: Graph, detail: int | None = None) -> Graph:
     inside).
     """
     g = prune_to_steps(g)
+    op = g.op_graph()
+    into = op.parents()
     steps = {s: k for k, s in enumerate(g.steps())}
     inside = g.steps()[detail] if detail is not None else None
     cut_leaves = {e.dst for e in g.edges if e.kind == "cut"}
     group_of: dict[str, tuple | None] = {}
     for nid, n in g.nodes.items():
         s = step_of(n.scope)
-        if s is not None and s == inside:
+        weight = n.stub_of is not None and _made_from(op, n.stub_of, into) <= {"param", "const"}  # weight_hhᵀ
+        if s is not None and s == inside and n.kind not in ("sink", "cut") and not n.stub_of and nid not in cut_leaves:
             group_of[nid] = None if n.kind in ("param", "const") else ("own", nid)
         elif n.kind == "cut" or nid in cut_leaves:
             group_of[nid] = ("own", nid)
@@ -485,6 +493,8 @@ def cell_level(g: Graph, detail: int | None = None) -> Graph:
             group_of[nid] = ("group", n.scope)
         elif n.kind == "sink":
             group_of[nid] = ("cell_out", s)
+        elif weight:
+            group_of[nid] = None  # left out, as the weights are
         else:
             group_of[nid] = ("cell_in", s) if n.kind == "input" or n.stub_of else ("cell", s)
 
@@ -492,6 +502,7 @@ def cell_level(g: Graph, detail: int | None = None) -> Graph:
     for nid, key in group_of.items():
         if key is not None:
             members.setdefault(key, []).append(nid)
+    outputs = _step_outputs(g, group_of)  # each step's h_t
     leaving: dict[tuple, list[str]] = {}  # cell_out -> the tensors that leave the step through it
     edges: list[tuple[tuple, tuple, Edge]] = []
     for e in g.edges:
@@ -499,23 +510,26 @@ def cell_level(g: Graph, detail: int | None = None) -> Graph:
         if a is None or b is None or a == b:
             continue
         a_step, b_step = step_of(g.nodes[e.src].scope), step_of(g.nodes[e.dst].scope)
+        crossing = a_step is not None and b_step is not None and a_step != b_step  # h and c to the next step
         if a[0] == "cell" and b[0] not in ("cell", "cell_out") and b_step is None:  # out of the steps: through h_t
             out = ("cell_out", a[1])
             members.setdefault(out, [])
             edges += [(a, out, e), (out, b, e)]
             b = out
+        elif crossing and e.src == outputs[a_step]:  # h_t into the next step: from the drawn h_t
+            out = ("cell_out", a_step)
+            members.setdefault(out, [])
+            edges += [(a, out, Edge(e.src, e.src)), (out, b, replace(e, label=""))]
+            b = out
         else:
-            crossing = a_step is not None and b_step is not None and a_step != b_step  # h and c to the next step
             edges.append((a, b, replace(e, label=(g.nodes[e.src].name or "") if crossing else "")))
         if b[0] == "cell_out" and e.src not in leaving.setdefault(b, []):
             leaving[b].append(e.src)
-    for s in steps:  # every step shows its output h_t, as the article draws it
-        out, box = ("cell_out", s), ("cell", s)
-        if box in members and out not in members:
-            named = [nid for nid in members[box] if g.nodes[nid].name]
-            h = next((nid for nid in named if g.nodes[nid].name == "h"), named[-1] if named else members[box][-1])
+    for s, h in outputs.items():  # every step shows its output h_t, as the article draws it
+        out = ("cell_out", s)
+        if h is not None and out not in members:
             members[out], leaving[out] = [], [h]
-            edges.append((box, out, Edge(h, h)))
+            edges.append((group_of[h], out, Edge(h, h)))
 
     # The new nodes in order: the steps in order (each: in, cell, out), then the rest as they came.
     position = {nid: k for k, nid in enumerate(g.nodes)}
@@ -526,8 +540,6 @@ def cell_level(g: Graph, detail: int | None = None) -> Graph:
             return (0, steps[key[1]], within[key[0]])
         return (1, min(position[m] for m in members[key]), 0)
 
-    op = g.op_graph()
-    into = op.parents()
     ids: dict[tuple, str] = {}
     nodes: dict[str, Node] = {}
     groups = 0
@@ -540,7 +552,52 @@ def cell_level(g: Graph, detail: int | None = None) -> Graph:
             ids[key] = f"{key[0]}_{steps[key[1]]}"
         ms = [g.nodes[m] for m in leaving[key]] if key[0] == "cell_out" else [g.nodes[m] for m in members[key]]
         nodes[ids[key]] = _group_node(key, ids[key], ms, g, op, into)
-    return _derive(g, nodes, _dedupe([replace(e, src=ids[a], dst=ids[b]) for a, b, e in edges]), level="cell")
+    out = _dedupe([replace(e, src=ids[a], dst=ids[b]) for a, b, e in edges])
+    if inside is not None:
+        nodes, out = _join_gate_inputs(nodes, out, inside)
+    return _derive(g, nodes, out, level="cell")
+
+
+_MADE = ("op", "layer", "pointwise")  # the kinds of node an op made, at op and gate level
+
+
+def _step_outputs(g: Graph, group_of: dict[str, tuple | None]) -> dict[tuple[str, ...], str | None]:
+    """The tensor each step hands on as h_t: the one named h, else its last named one, else its last."""
+    made: dict[tuple[str, ...], list[str]] = {s: [] for s in g.steps()}
+    for nid, n in g.nodes.items():
+        s, key = step_of(n.scope), group_of[nid]
+        if s is not None and key is not None and key[0] in ("cell", "own") and n.kind in _MADE and n.stub_of is None:
+            made[s].append(nid)
+    outputs = {}
+    for s, ids in made.items():
+        named = [nid for nid in ids if g.nodes[nid].name]
+        outputs[s] = next((nid for nid in named if g.nodes[nid].name == "h"), (named or ids or [None])[-1])
+    return outputs
+
+
+def _join_gate_inputs(nodes: dict[str, Node], edges: list[Edge], step: tuple[str, ...]):
+    """In the step drawn in detail, what every gate reads (h_{t-1} and x_t) meets at one point and
+    fans out from it to the gates, as the article draws [h_{t-1}, x_t]: two lines in, one per gate
+    out, instead of one from each input to each gate."""
+    gates = {nid for nid, n in nodes.items() if n.kind == "layer" and step_of(n.scope) == step}
+    fed: dict[str, set[str]] = {}
+    for e in edges:
+        if e.dst in gates and e.kind == "data":
+            fed.setdefault(e.src, set()).add(e.dst)
+    shared = max((frozenset(d) for d in fed.values()), key=len, default=frozenset())
+    sources = [src for src, d in fed.items() if d == shared]
+    if len(shared) < 2 or len(sources) < 2:
+        return nodes, edges
+    join = Node(f"join_{nodes[min(shared)].id}", "join", step, note="every gate reads all of these")
+    moved = [e for e in edges if e.src in sources and e.dst in shared and e.kind == "data"]
+    kept = [e for e in edges if e not in moved]
+    into_join = [replace(e, dst=join.id) for e in moved]
+    out_of_join = [replace(e, src=join.id, label="") for e in moved]
+    # the join goes just before the first gate, so the nodes stay in forward order
+    first = next(k for k, nid in enumerate(nodes) if nid in shared)
+    items = list(nodes.items())
+    nodes = dict(items[:first] + [(join.id, join)] + items[first:])
+    return nodes, _dedupe(kept + into_join + out_of_join)
 
 
 def _group_node(key: tuple, nid: str, ms: list[Node], g: Graph, op: Graph, into) -> Node:
@@ -554,7 +611,7 @@ def _group_node(key: tuple, nid: str, ms: list[Node], g: Graph, op: Graph, into)
         name = modules[-1] if modules else None
         return Node(nid, "cell", where, name=name, value=rep.value, grad=rep.grad, members=_flat(ms))
     if kind in ("cell_in", "cell_out"):
-        names = [node_formula(op, m, into) for m in ms]
+        names = [_input_name(op, m, into) if kind == "cell_in" else node_formula(op, m, into) for m in ms]
         first = next((m for m in ms if m.grad is not None), ms[0])
         return Node(
             nid,
@@ -583,6 +640,42 @@ def _group_node(key: tuple, nid: str, ms: list[Node], g: Graph, op: Graph, into)
         grad=rep.grad,
         members=_flat(ms),
     )
+
+
+def _made_from(g: Graph, nid: str, into: dict[str, list[Edge]]) -> set[str]:
+    """The kinds of the leaves a tensor was computed from ({'param'}: from weights alone)."""
+    seen, stack, kinds = {nid}, [nid], set()
+    while stack:
+        n = stack.pop()
+        if not into[n]:
+            kinds.add(g.nodes[n].kind)
+        for e in into[n]:
+            if e.src not in seen:
+                seen.add(e.src)
+                stack.append(e.src)
+    return kinds
+
+
+def _input_name(op: Graph, m: Node, into) -> str:
+    """What a step's input is called: x_t for piece t of a projection of one input x made before the
+    steps (an nn layer computes x @ W_ihᵀ + b for all steps at once), else its name or formula."""
+    if m.stub_of is not None and isinstance(m.piece, int):
+        seen, stack, leaves = {m.stub_of}, [m.stub_of], []
+        while stack:
+            n = stack.pop()
+            below = step_of(op.nodes[n].scope)
+            if below is not None:  # made in the steps: the outputs of the layer below
+                layer = " ".join(part.replace("=", " ") for part in below[:-1] if part.startswith("layer="))
+                return f"h_{m.piece} of {layer}" if layer and op.nodes[n].name else node_formula(op, m, into)
+            if op.nodes[n].kind == "input":
+                leaves.append(op.nodes[n])
+            for e in into[n]:
+                if e.src not in seen:
+                    seen.add(e.src)
+                    stack.append(e.src)
+        if len(leaves) == 1 and leaves[0].name:
+            return f"{leaves[0].name}_{m.piece}"
+    return node_formula(op, m, into)
 
 
 def _structural(part: str) -> bool:

@@ -73,25 +73,47 @@ def overlap(a, b) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-@needs_dot
-@pytest.mark.parametrize("name", list(figures.FIGURES))
-def test_no_edge_label_sits_on_a_title_or_another_label(name):
-    """Laid out by dot: no edge label (label, head or tail label) overlaps a box's title or another label."""
-    source = figures.FIGURES[name]().source
+def curve_points(points: list, n: int = 12) -> list[tuple[float, float]]:
+    """Points along a piecewise cubic Bézier curve (dot -Tjson's "b" drawing op), n per piece."""
+    out = []
+    for k in range(0, len(points) - 3, 3):
+        p0, p1, p2, p3 = points[k : k + 4]
+        for j in range(n + 1):
+            t = j / n
+            w = ((1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t * t, t**3)
+            out.append(tuple(sum(wi * p[axis] for wi, p in zip(w, (p0, p1, p2, p3), strict=True)) for axis in (0, 1)))
+    return out
+
+
+def collisions(source: str) -> list[tuple[str, str]]:
+    """Laid out by dot: the edge labels (label, head or tail label) that overlap a box's title or another
+    label, and the box titles that an edge's line runs through."""
     layout = json.loads(
         subprocess.run(["dot", "-Tjson"], input=source.encode(), capture_output=True, check=True).stdout
     )
     titles = [b for o in layout.get("objects", []) if o["name"].startswith("cluster") for b in text_boxes(o, "_ldraw_")]
-    labels = [b for e in layout.get("edges", []) for k in ("_ldraw_", "_tldraw_", "_hldraw_") for b in text_boxes(e, k)]
-    assert titles  # the check can fail: there are titles to hit
+    edges = [e for e in layout.get("edges", []) if e.get("style") != "invis"]
+    labels = [b for e in edges for k in ("_ldraw_", "_tldraw_", "_hldraw_") for b in text_boxes(e, k)]
     hits = [(a[4], t[4]) for a in labels for t in titles if overlap(a, t)]
     hits += [(a[4], b[4]) for k, a in enumerate(labels) for b in labels[k + 1 :] if overlap(a, b)]
-    assert not hits, f"{name}: labels drawn over each other: {hits}"
+    lines = [p for e in edges for op in e.get("_draw_", []) if op["op"] == "b" for p in curve_points(op["points"])]
+    hits += sorted({("a line", t[4]) for t in titles for x, y in lines if t[0] < x < t[2] and t[1] < y < t[3]})
+    return hits
 
 
-def test_overlap_check_sees_an_overlap():
-    a = (0, 0, 10, 5, "h")
-    assert overlap(a, (5, 2, 20, 8, "t = 1")) and not overlap(a, (11, 0, 20, 5, "t = 1"))
+@needs_dot
+@pytest.mark.parametrize("name", list(figures.FIGURES))
+def test_no_label_or_line_sits_on_a_title_or_another_label(name):
+    assert not collisions(figures.FIGURES[name]().source), f"{name}: drawn over each other"
+
+
+@needs_dot
+def test_the_collision_check_sees_collisions():
+    assert overlap((0, 0, 10, 5, "h"), (5, 2, 20, 8, "t = 1")) and not overlap((0, 0, 10, 5, "h"), (11, 0, 20, 5, "t"))
+    crossed = (
+        'digraph { subgraph cluster_a { label="a long title here"; x } y -> x; z -> x; y -> z [label="a long label"] }'
+    )
+    assert collisions(crossed)  # an edge from outside the box runs through its title
 
 
 # -- the article's conventions ---------------------------------------------------------------------------
@@ -222,3 +244,11 @@ def test_bad_drawing_options_say_what_is_allowed(options, message):
     loss, _ = unrolled_loss("rnn", 3)
     with pytest.raises(ValueError, match=message):
         viz.draw(loss, **options)
+
+
+def test_the_render_title_says_how_many_steps_are_drawn(tmp_path):
+    from tinygrad_rnn import cli
+
+    out = tmp_path / "long.dot"
+    assert cli.main(["render", "rnn", "--steps", "30", "--level", "cell", "--elide", "3", "2", "--out", str(out)]) == 0
+    assert "rnn, 30 steps (25 of them as ⋯), 1 layer: cell level" in out.read_text(encoding="utf-8")

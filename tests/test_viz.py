@@ -199,11 +199,11 @@ def test_cell_level_is_one_box_per_step():
     # from each step to the next: h_t from the step's drawn h_t, the cell state from its box, named
     assert [(e.src, e.dst, e.label) for e in g.edges if e.dst.startswith("cell_") and e.src != f"cell_in_{e.dst[-1]}"][
         :3
-    ] == [("cell_0", "cell_out_0", ""), ("cell_out_0", "cell_1", ""), ("cell_0", "cell_1", "c")]
+    ] == [("cell_0", "cell_out_0", ""), ("cell_out_0", "cell_1", ""), ("cell_0", "cell_1", "C")]
     carried = [(e.src, e.dst, e.label) for e in g.edges if e.src[-1] != e.dst[-1]]
     assert sorted(carried) == sorted(
         [(f"cell_out_{t}", f"cell_{t + 1}", "") for t in range(3)]
-        + [(f"cell_{t}", f"cell_{t + 1}", "c") for t in range(3)]
+        + [(f"cell_{t}", f"cell_{t + 1}", "C") for t in range(3)]
     )
     assert [g.nodes[f"cell_out_{t}"].name for t in range(4)] == ["h"] * 4
     # a box shows the gradient of the step's h; an input node that of x_t
@@ -342,7 +342,7 @@ def test_rolled_is_one_step_with_loops(level):
     assert len(rolled.nodes) < len(unrolled.nodes)
     assert [c.scope[-1] for c in step_clusters(rolled.scope_tree())] == ["t=0..4"]
     loops = {e.label for e in rolled.edges if e.kind == "loop"}
-    assert {"h ×5", "c ×5"} <= loops
+    assert {"h ×5", "C ×5"} <= loops  # the cell state by the article's name
 
 
 def test_rolled_cell_is_the_articles_first_figure():

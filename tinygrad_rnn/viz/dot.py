@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
-from .model import Cluster, Edge, Graph, Node, Summary, step_of
+from .model import Cluster, Edge, Graph, Node, Summary, display_name, step_of
 from .views import forward_rule, node_formula
 
 if TYPE_CHECKING:  # graphviz is imported when a drawing is made, not with the package
@@ -46,23 +46,9 @@ STYLES: dict[str, dict[str, str]] = {
     "ellipsis": {"shape": "plaintext", "fontsize": "14"},
     "join": {"shape": "point", "width": "0.07", "color": "#555555"},
 }
+GATE_SCOPES = {"forget_gate": 1, "reset_gate": 1, "input_gate": 2, "update_gate": 2, "candidate": 3, "cell_state": 4}
+GATE_SCOPES |= {"output_gate": 5, "hidden": 6}  # the article's order of a cell's scopes (others keep theirs)
 GATE_ORDER = {"f": 0, "i": 1, "g": 2, "o": 3, "r": 0, "z": 1, "n": 2}  # the article's: forget, input, candidate, output
-ARTICLE = {("cell_state", "c"): "C", ("candidate", "g"): "C̃"}  # the article's names for the LSTM's c and g
-SUBSCRIPT = str.maketrans("0123456789t-+", "₀₁₂₃₄₅₆₇₈₉ₜ₋₊")
-
-
-def display_name(name: str | None, scope: tuple[str, ...]) -> str | None:
-    """A tensor's name as the article writes it: x_3 -> x₃; made in step t = 3, h -> h₃, and the cell
-    state c -> C₃ and the candidate g -> C̃₃ (in the steps of a rolled drawing, hₜ)."""
-    base, sep, index = (name or "").partition(" ")[0].rpartition("_")
-    if sep and base and (index.isdigit() or index == "t"):  # x_3 -> x₃, 'h_0 of layer 0' -> 'h₀ of layer 0'
-        return base + index.translate(SUBSCRIPT) + (name or "")[len(base) + 1 + len(index) :]
-    step = step_of(scope)
-    if not name or step is None or len(name) > 1:  # only the cells' one-letter names are the article's
-        return name
-    name = next((v for (where, k), v in ARTICLE.items() if k == name and where in scope), name)
-    t = step[-1].removeprefix("t=")
-    return name + ("t" if ".." in t else t).translate(SUBSCRIPT)
 
 
 @dataclass(frozen=True)
@@ -145,6 +131,7 @@ class _Writer:
         self.into = self.op.parents()
         self.scale = GradScale(*scale) if scale is not None and GradScale.of(g) is not None else GradScale.of(g)
         self.port: dict[str, str] = {}  # a gate's node id -> its row in its step's table of gates
+        self.cut_from = {e.dst: e.src for e in g.edges if e.kind == "cut" and g.nodes[e.src].kind != "cut"}
         self.named: set[tuple[str, str]] = set()  # (source, tensor) of the step-crossing edges labelled so far
         # A chain of cells is drawn as the article draws it: each step a column (x_t below, A, h_t above),
         # the steps side by side. Everything else: time runs left to right.
@@ -161,6 +148,9 @@ class _Writer:
         """What a node is called: its name, or for a stub of an unnamed tensor the formula of that tensor."""
         if n.stub_of is not None and n.kind != "sink":
             return node_formula(self.op, n, self.into)
+        if n.id in self.cut_from:  # a detached leaf: named after what it was cut from, 'h₁.detach()'
+            source = self.g.nodes[self.cut_from[n.id]]
+            return f"{display_name(n.name, source.scope)}.detach()" if n.name else "detach()"
         if n.kind in ("const", "input", "param", "cut"):  # a leaf is drawn where it is used, not made:
             return display_name(n.name, ()) or ""  # x_1 -> x₁, but no step number from where it is drawn
         return display_name(n.name, n.scope) or ""
@@ -278,7 +268,7 @@ class _Writer:
             attrs.update(color="#1f77b4", fontcolor="#1f77b4", constraint="false", penwidth="1.5")
         elif self.columns and self.crossing(e):
             attrs["constraint"] = "false"  # from step to step: side by side, not one above the other
-        elif self.g.nodes[e.src].lane and self.g.nodes[e.src].lane == self.g.nodes[e.dst].lane:
+        elif self.on_lane(e):
             # Heavy edges are kept short and straight: the lane. (Graphviz's `group` would be straighter
             # but, with newrank and clusters, makes dot 2.4x fail with "trouble in init_rank".)
             attrs.update(weight="10", penwidth="2")
@@ -288,14 +278,18 @@ class _Writer:
             else:
                 attrs.update(dir="back", color="#8c2d04", fontcolor="#8c2d04")
         if e.label:
-            label = display_name(e.label, self.g.nodes[e.src].scope) if e.order is None else e.label
-            crossing = e.order is None and e.kind == "data" and self.g.level == "cell"
+            scope = self.g.nodes[e.src].scope
+            if self.g.nodes[e.src].kind == "ellipsis":  # what leaves the "…" is the last hidden step's
+                scope = scope[:-1] + (f"t={scope[-1].rpartition('..')[2]}",)
+            label = display_name(e.label, scope) if e.order is None else e.label
+            crossing = e.order is None and e.kind in ("data", "cut") and self.g.level == "cell"
             if (
                 crossing
             ):  # a tensor handed to the next step: named once, where it leaves, clear of the next step's title
                 if (e.src, e.label) not in self.named:
                     self.named.add((e.src, e.label))
                     attrs.update(taillabel=_text(label or e.label), labeldistance="1.6", labelangle="-25")
+                    attrs["labelfontsize"] = "11"  # a state's name, subscript and all, readable on the page
             else:
                 attrs["label"] = _text(label or e.label)
         if e.focus is False:
@@ -304,15 +298,27 @@ class _Writer:
             attrs.update(color=HIGHLIGHT, penwidth="2")
         return attrs
 
+    def on_lane(self, e: Edge) -> bool:
+        """Whether e carries the cell state: between two nodes of its lane, or into or out of the lane
+        from or to another step (the edges labelled C)."""
+        src, dst = self.g.nodes[e.src], self.g.nodes[e.dst]
+        if src.lane and src.lane == dst.lane:
+            return True
+        return bool(e.label) and e.label.lower() in (src.lane, dst.lane)
+
     def crossing(self, e: Edge) -> bool:
         """Whether e goes from one time step to another."""
         a, b = step_of(self.g.nodes[e.src].scope), step_of(self.g.nodes[e.dst].scope)
         return a is not None and b is not None and a != b
 
     def cluster(self, parent: graphviz.Digraph, c: Cluster, drawn: tuple[str, ...], path: str) -> None:
+        step = step_of(c.scope)
+        if step is not None and len(c.scope) > len(step) and len(c.nodes) == 1 and not c.children:
+            self.fill(parent, c, path)  # a gate of one node needs no box: its name says which gate it is
+            return
         with parent.subgraph(name=f"cluster_{path}") as sub:
             parts = c.scope[len(drawn) :]
-            sub.attr(label=_text(scope_label(parts)), **_cluster_style(c.scope, parts))
+            sub.attr(label=_text(scope_label(parts)), **_cluster_style(c.scope, parts, self.columns))
             self.fill(sub, c, path)
 
     def fill(self, dot: graphviz.Digraph, c: Cluster, path: str) -> None:
@@ -331,7 +337,8 @@ class _Writer:
             block = f"gates_{path}"
             self.port.update({nid: f"{block}:{nid}" for nid in gates})
             dot.node(block, label=self.gate_table(gates), shape="plaintext", tooltip="the gates of this step")
-        children = list(enumerate(c.children))
+        # the gates of a step in the article's order, in every step (dot keeps the order it is given)
+        children = sorted(enumerate(c.children), key=lambda kc: GATE_SCOPES.get(kc[1].scope[-1], 0))
         if self.columns and any(child.scope[-1].startswith("t=") for _, child in children):
             children.reverse()  # dot lays out bottom-to-top graphs' clusters in the mirror order of their text
         for k, child in children:
@@ -353,15 +360,24 @@ def _title_html(line: str) -> str:
     return re.sub(r"(?<=\w)_(\w)", r"<sub>\1</sub>", html.escape(line))
 
 
-def _cluster_style(scope: tuple[str, ...], parts: tuple[str, ...]) -> dict[str, str]:
-    """A time step (even merged with the cell scope inside it) is a pale green box, the module A."""
-    if any(part.startswith("t=") for part in parts):  # centred: the edges from the last step come in on the left
-        return {"style": "rounded,filled", "fillcolor": "#f4faf4", "color": "#9ccc9c", "fontsize": "12"}
+def _cluster_style(scope: tuple[str, ...], parts: tuple[str, ...], columns: bool = False) -> dict[str, str]:
+    """A time step (even merged with the cell scope inside it) is a pale green box, the module A,
+    titled below, clear of the cell state along the top (bottom-to-top drawings flip "t" and "b")."""
+    if any(part.startswith("t=") for part in parts):
+        below = "t" if columns else "b"
+        return {
+            "style": "rounded,filled",
+            "fillcolor": "#f4faf4",
+            "color": "#9ccc9c",
+            "fontsize": "12",
+            "labelloc": below,
+        }
     if scope[-1].startswith("layer="):
-        return {"style": "dashed", "color": "#999999", "fontsize": "11", "labeljust": "l"}
-    if step_of(scope) is not None:  # a gate inside a step
-        return {"style": "rounded,dotted", "color": "#999999", "fontsize": "9", "fontcolor": "#666666"}
-    return {"style": "rounded", "color": "#777777", "fontsize": "11", "labeljust": "l"}
+        return {"style": "dashed", "color": "#999999", "fontsize": "11", "labeljust": "l", "labelloc": "t"}
+    if step_of(scope) is not None:  # a gate inside a step: titled top right, clear of the edges into it
+        style = {"style": "rounded,dotted", "color": "#999999", "fontsize": "9", "fontcolor": "#666666"}
+        return style | {"labelloc": "t", "labeljust": "r"}
+    return {"style": "rounded", "color": "#777777", "fontsize": "11", "labeljust": "l", "labelloc": "t"}
 
 
 def _ordering_edges(g: Graph) -> list[tuple[str, str]]:
@@ -378,8 +394,9 @@ def _ordering_edges(g: Graph) -> list[tuple[str, str]]:
             members[s].append(nid)
     edges = []
     for before, s in pairwise(members):
-        if before[:-1] == s[:-1]:
-            edges += [(members[before][-1], nid) for nid in members[s] if nid not in fed]
+        if before[:-1] == s[:-1]:  # after the step's h_t where it has one drawn, else its last node
+            last = next((m for m in members[before] if g.nodes[m].kind == "cell_out"), members[before][-1])
+            edges += [(last, nid) for nid in members[s] if nid not in fed]
     return edges
 
 
@@ -413,7 +430,11 @@ def to_dot(
             "nodesep": "0.2",
             "ranksep": "0.3",
         },
-        node_attr={"fontname": "Helvetica", "fontsize": "10", "margin": "0.08,0.03"},
+        node_attr={
+            "fontname": "Helvetica",
+            "fontsize": "12" if w.names_only and direction == "LR" else "10",
+            "margin": "0.08,0.03",
+        },
         edge_attr={"fontname": "Helvetica", "fontsize": "9", "arrowsize": "0.6"},
     )
     if title or w.scale is not None:  # the title, and under it the legend, as one HTML label

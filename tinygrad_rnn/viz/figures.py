@@ -46,35 +46,21 @@ def short_term_dependency() -> graphviz.Digraph:
     )
 
 
-def _long_gap() -> tuple[Tensor, Tensor, tuple[int, int]]:
-    """The two long-gap models (same seed, same inputs) and the one colour scale both are drawn on."""
-    rnn_loss, _ = unrolled_loss("rnn", LONG_STEPS)
-    lstm_loss, _ = unrolled_loss("lstm", LONG_STEPS, forget_bias=3.0)
-    return rnn_loss, lstm_loss, grad_range(rnn_loss, lstm_loss)
+def _long_gap(model: int, title: str) -> Callable[[], graphviz.Digraph]:
+    """One of the two long-gap models (0: the RNN, 1: the LSTM; same seed, same inputs), drawn on the
+    one colour scale of both, its first 3 and last 2 steps drawn."""
+
+    def figure() -> graphviz.Digraph:
+        losses = unrolled_loss("rnn", LONG_STEPS)[0], unrolled_loss("lstm", LONG_STEPS, forget_bias=3.0)[0]
+        scale = grad_range(*losses)
+        return draw(losses[model], level="cell", elide=(3, 2), labels="names", grad_scale=scale, title=title)
+
+    return figure
 
 
-def long_term_rnn() -> graphviz.Digraph:
-    rnn_loss, _, scale = _long_gap()
-    return draw(
-        rnn_loss,
-        level="cell",
-        elide=(3, 2),
-        labels="names",
-        grad_scale=scale,
-        title=f"A plain RNN over a long gap ({LONG_STEPS} steps): the gradient reaching x₀ has all but vanished",
-    )
-
-
-def long_term_lstm() -> graphviz.Digraph:
-    _, lstm_loss, scale = _long_gap()
-    return draw(
-        lstm_loss,
-        level="cell",
-        elide=(3, 2),
-        labels="names",
-        grad_scale=scale,
-        title=f"An LSTM (forget bias 3) over the same {LONG_STEPS} steps, same colour scale: it still arrives",
-    )
+_ELIDED = f"{LONG_STEPS} steps, {LONG_STEPS - 5} of them drawn as ⋯"
+long_term_rnn = _long_gap(0, f"A plain RNN over a long gap ({_ELIDED}): the gradient reaching x₀ has all but vanished")
+long_term_lstm = _long_gap(1, "An LSTM (forget bias 3) over the same gap, on the same colour scale: it still arrives")
 
 
 def rnn_chain() -> graphviz.Digraph:

@@ -36,6 +36,28 @@ def step_of(scope: tuple[str, ...]) -> tuple[str, ...] | None:
     return None
 
 
+ARTICLE = {("cell_state", "c"): "C", ("candidate", "g"): "C̃"}  # the article's names for the LSTM's c and g
+SUBSCRIPT = str.maketrans("0123456789t-+", "₀₁₂₃₄₅₆₇₈₉ₜ₋₊")
+
+
+def article_name(name: str, scope: tuple[str, ...]) -> str:
+    """The article's letter for a cell's tensor: the cell state c is C, the candidate g is C̃."""
+    return next((v for (where, k), v in ARTICLE.items() if k == name and where in scope), name)
+
+
+def display_name(name: str | None, scope: tuple[str, ...]) -> str | None:
+    """A tensor's name as the article writes it: x_3 -> x₃; made in step t = 3, h -> h₃, and the cell
+    state c -> C₃ and the candidate g -> C̃₃ (in the steps of a rolled drawing, hₜ)."""
+    base, sep, index = (name or "").partition(" ")[0].rpartition("_")
+    if sep and base and (index.isdigit() or index == "t"):  # x_3 -> x₃, 'h_0 of layer 0' -> 'h₀ of layer 0'
+        return base + index.translate(SUBSCRIPT) + (name or "")[len(base) + 1 + len(index) :]
+    step = step_of(scope)
+    if not name or step is None or len(name) > 1:  # only the cells' one-letter names are the article's
+        return name
+    t = step[-1].removeprefix("t=")
+    return article_name(name, scope) + ("t" if ".." in t else t).translate(SUBSCRIPT)
+
+
 def natural(scope: tuple[str, ...]) -> tuple:
     """Sort key that orders numbered scope parts by number ('t=10' after 't=9', 'layer=1' after 'layer=0').
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from .model import Edge, Graph, Node, common_prefix, step_of
+from .model import Edge, Graph, Node, article_name, common_prefix, step_of
 
 ACTIVATIONS = {"sigmoid", "tanh", "relu"}
 LEVELS = ("op", "gate", "cell")
@@ -364,7 +364,9 @@ def elide(g: Graph, first: int, last: int) -> Graph:
     for e in g.edges:
         src, dst = where[e.src] or e.src, where[e.dst] or e.dst
         if src != dst and src in nodes and dst in nodes:
-            edges.append(replace(e, src=src, dst=dst, order=None if (where[e.src] or where[e.dst]) else e.order))
+            label = e.label or (g.nodes[e.src].name or "" if src in extra else "")  # h out of the "…" named too
+            order = None if (where[e.src] or where[e.dst]) else e.order
+            edges.append(replace(e, src=src, dst=dst, order=order, label=label))
     return _derive(g, nodes, _dedupe(edges))
 
 
@@ -522,7 +524,8 @@ def cell_level(g: Graph, detail: int | None = None) -> Graph:
             edges += [(a, out, Edge(e.src, e.src)), (out, b, replace(e, label=""))]
             b = out
         else:
-            edges.append((a, b, replace(e, label=(g.nodes[e.src].name or "") if crossing else "")))
+            src = g.nodes[e.src]
+            edges.append((a, b, replace(e, label=article_name(src.name or "", src.scope) if crossing else "")))
         if b[0] == "cell_out" and e.src not in leaving.setdefault(b, []):
             leaving[b].append(e.src)
     for s, h in outputs.items():  # every step shows its output h_t, as the article draws it
@@ -738,7 +741,8 @@ def roll(g: Graph) -> Graph:
         sa, sb = step_of(a.scope), step_of(b.scope)
         e = replace(e, src=mapped[e.src], dst=mapped[e.dst])
         if sa is not None and sb is not None and sa != sb and sa[:-1] == sb[:-1]:
-            e = replace(e, kind="loop", label=f"{e.label or a.name or ''} ×{len(layers[sa[:-1]])}".strip())
+            name = e.label or article_name(a.name or "", a.scope)  # the cell state is C, as the article writes it
+            e = replace(e, kind="loop", label=f"{name} ×{len(layers[sa[:-1]])}".strip())
         edges.append(e)
     return _derive(g, nodes, _dedupe(edges), rolled=True)
 
@@ -755,17 +759,31 @@ def focus(g: Graph, scopes: tuple[str, ...] = (), path: tuple[str, str] | None =
     """
     op = g.op_graph()
     if scopes:
-        on = {  # a whole step (a cell box) stands for every gate: it is not in focus for one of them
-            nid
-            for nid, n in g.nodes.items()
-            if n.kind != "cell"
-            and (any(s in n.scope for s in scopes) or any(s in op.nodes[m].scope for m in n.members for s in scopes))
-        }
+        # A step drawn as a box (A, its x_t and h_t) stands for every gate: it is not in focus for one
+        # of them. In the step drawn in detail, the point where the gates' inputs meet is, when it
+        # feeds a gate in focus: the article highlights the lines into the gate.
+        boxed = {step_of(n.scope) for n in g.nodes.values() if n.kind == "cell"}
+
+        def inside(n: Node) -> bool:  # in one of the scopes, or stands for a tensor that is
+            if any(s in n.scope for s in scopes):
+                return True
+            summary = n.kind in ("cell", "cell_in", "cell_out") and step_of(n.scope) in boxed
+            return not summary and any(s in op.nodes[m].scope for m in n.members for s in scopes)
+
+        on = {nid for nid, n in g.nodes.items() if inside(n)}
+        on |= {e.src for e in g.edges if e.dst in on and g.nodes[e.src].kind == "join"}
+        present = sorted({part for n in op.nodes.values() for part in n.scope if not _structural(part)})
+        if not on and any(s in present for s in scopes):
+            raise ValueError(
+                f"focus {scopes}: that scope is inside the cell boxes here; draw a step inside with "
+                "detail=, or use level='gate'"
+            )
         if not on:
-            present = sorted({part for n in op.nodes.values() for part in n.scope if not _structural(part)})
             raise ValueError(f"focus {scopes}: no node is in such a scope; the scopes here are {present}")
 
         def edge_on(e: Edge) -> bool:
+            if g.nodes[e.src].kind == "join":  # only its lines into the gates in focus
+                return e.dst in on
             return e.src in on or e.dst in on
 
     else:
@@ -822,8 +840,10 @@ def mark_lane(g: Graph) -> Graph:
     for name in LANES:
         named = {nid for nid, n in g.nodes.items() if n.name == name and n.kind not in LEAF_KINDS}
         lane.update(dict.fromkeys(named, name))
+        carried = (name, article_name(name, ("cell_state",)))  # an edge from the previous step, labelled c or C
         for nid in g.nodes:
-            if any(e.src in named for e in into[nid]) and any(c in named for c in consumers[nid]):
+            fed = any(e.src in named or e.label in carried for e in into[nid])
+            if fed and any(c in named for c in consumers[nid]):
                 lane.setdefault(nid, name)
     if not lane:
         return g

@@ -252,3 +252,12 @@ def test_the_render_title_says_how_many_steps_are_drawn(tmp_path):
     out = tmp_path / "long.dot"
     assert cli.main(["render", "rnn", "--steps", "30", "--level", "cell", "--elide", "3", "2", "--out", str(out)]) == 0
     assert "rnn, 30 steps (25 of them as ⋯), 1 layer: cell level" in out.read_text(encoding="utf-8")
+
+
+def test_the_backward_figure_starts_at_a_one_node_loss():
+    loss, _ = unrolled_loss("lstm", 2, loss="sum")
+    g = viz.view(loss, backward=True)
+    first = min((e for e in g.edges if e.order), key=lambda e: e.order)
+    assert first.label == "1: dx = broadcast(dy, x.shape)" and g.nodes[first.dst].name == "loss"
+    with pytest.raises(ValueError, match="loss must be"):
+        unrolled_loss("lstm", 2, loss="mean")

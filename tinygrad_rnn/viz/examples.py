@@ -49,14 +49,18 @@ def sequence_loss(kind: str, steps: int, layers: int = 1, seed: int = 0, backwar
 
 
 def unrolled_loss(
-    kind: str, steps: int, seed: int = 0, forget_bias: float | None = None, backward: bool = True
+    kind: str, steps: int, seed: int = 0, forget_bias: float | None = None, backward: bool = True, loss: str = "mse"
 ) -> tuple[Tensor, list[Tensor]]:
     """A cell unrolled by hand over inputs x_0 ... x_{steps-1}; returns (loss, xs).
+
+    loss: "mse" (against a random target) or "sum" (h.sum(): the shortest tail, for backward drawings).
 
     Everything, the loss too, runs in scope `kind`, so two models drawn together stay apart.
     forget_bias sets the forget gate's bias_ih of an LSTM-family cell (f = sigmoid(about that):
     3 keeps 95% of the cell state per step, as trained LSTMs learn to for long-range memory).
     """
+    if loss not in ("mse", "sum"):
+        raise ValueError(f"loss must be 'mse' or 'sum', got {loss!r}")
     rng = np.random.default_rng(seed)
     cell = CELLS[kind](INPUT_SIZE, HIDDEN_SIZE, rng=rng)
     if forget_bias is not None:
@@ -75,8 +79,8 @@ def unrolled_loss(
             with scope(f"t={t}"):
                 state = cell(x, state)
         h = state[0] if isinstance(state, tuple) else state
-        loss = mse_loss(h, target)
-    loss.name = "loss"
+        total = mse_loss(h, target) if loss == "mse" else h.sum()
+    total.name = "loss"
     if backward:
-        loss.backward(retain_grads=True)
-    return loss, xs
+        total.backward(retain_grads=True)
+    return total, xs

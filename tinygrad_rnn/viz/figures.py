@@ -90,7 +90,7 @@ def _lstm_focus(scopes: tuple[str, ...], title: str) -> Callable[[], graphviz.Di
 
 
 def lstm_backward() -> graphviz.Digraph:
-    loss, _ = unrolled_loss("lstm", 2)
+    loss, _ = unrolled_loss("lstm", 2, loss="sum")
     return draw(
         loss,
         backward=True,

@@ -137,9 +137,14 @@ def gate_rows(source: str) -> list[list[str]]:
     ],
 )
 def test_gates_keep_the_articles_order_in_every_step(kind, order):
-    """Forget, input, candidate, output: the same rows in the same order in each of 5 steps."""
-    source = viz.draw(sequence_loss(kind, 5), level="gate", labels="names").source
-    assert gate_rows(source) == [order] * 5
+    """Forget, input, candidate, output: the same rows in the same order in each of 5 steps, at gate
+    level and at op level (a table keeps its rows' order in any layout; separate boxes do not)."""
+    for level in ("gate", "op"):
+        for direction in ("LR", "TB"):
+            source = viz.draw(sequence_loss(kind, 5), level=level, labels="names", direction=direction).source
+            # at op level the GRU's n reads r through ops of its own (r * (h @ W_hnᵀ + b_hn)), so it is a row too
+            expected = order + ["n"] if (kind, level) == ("gru", "op") else order
+            assert gate_rows(source) == [expected] * 5, (level, direction)
 
 
 def test_the_chain_draws_one_module_in_detail():

@@ -125,8 +125,10 @@ def scope_label(parts: tuple[str, ...]) -> str:
 class _Writer:
     """Labels and attributes for the nodes and edges of one graph, and its clusters, as DOT."""
 
-    def __init__(self, g: Graph, labels: str = "full", scale: tuple[int, int] | None = None) -> None:
-        self.g, self.names_only = g, labels == "names"
+    def __init__(
+        self, g: Graph, labels: str = "full", scale: tuple[int, int] | None = None, direction: str = "LR"
+    ) -> None:
+        self.g, self.names_only, self.direction = g, labels == "names", direction
         self.op = g.op_graph()
         self.into = self.op.parents()
         self.scale = GradScale(*scale) if scale is not None and GradScale.of(g) is not None else GradScale.of(g)
@@ -143,6 +145,10 @@ class _Writer:
             and not any(n.kind in ("layer", "pointwise") for n in g.nodes.values())
         )
         self.backward = any(e.order is not None for e in g.edges)
+        # A step's title goes where no edge crosses its box's edge: below when time runs left to right
+        # (the cell state runs along the top), above when it runs down ("t" is the bottom in the
+        # bottom-to-top columns).
+        self.step_title = "b" if direction == "LR" and not self.columns else "t"
 
     def title(self, n: Node) -> str:
         """What a node is called: its name, or for a stub of an unnamed tensor the formula of that tensor."""
@@ -197,18 +203,29 @@ class _Writer:
         for nid in nids:
             n, attrs = self.g.nodes[nid], self.node_attrs(self.g.nodes[nid])
             name = self.title(n)
-            lines = [f"{SYMBOLS.get(n.op, n.op)} {name}" if self.names_only else f"{name} = {SYMBOLS.get(n.op, n.op)}"]
-            if not self.names_only and n.grad is not None:
-                lines.append(_grad(n.grad))
+            if n.kind == "op" and self.backward:  # op level: the op's rule, as on its node
+                lines = [name, self.rule(n)] + ([] if self.names_only else [_shape(n), _grad(n.grad)])
+            elif n.kind == "op":
+                value = _values(n.value) if n.value is not None else ""
+                lines = [name] if self.names_only else [f"{name} = {n.op}", _shape(n), value, _grad(n.grad)]
+            else:
+                lines = [
+                    f"{SYMBOLS.get(n.op, n.op)} {name}" if self.names_only else f"{name} = {SYMBOLS.get(n.op, n.op)}"
+                ]
+                if not self.names_only and n.grad is not None:
+                    lines.append(_grad(n.grad))
+            lines = [line for line in lines if line]
             text = "<br/>".join(html.escape(line) for line in lines)
             font = attrs.get("fontcolor", "black")
             border = f' color="{attrs["color"]}" border="2"' if n.focus else f' color="{attrs.get("color", "black")}"'
             tip = html.escape(self.tooltip(n).replace("\\n", "&#10;"))
             rows.append(
-                f'<tr><td port="{nid}" bgcolor="{attrs["fillcolor"]}"{border} tooltip="{tip}">'
-                f'<font color="{font}">{text}</font></td></tr>'
+                f'<td port="{nid}" bgcolor="{attrs["fillcolor"]}"{border} tooltip="{tip}">'
+                f'<font color="{font}">{text}</font></td>'
             )
-        return f'<<table border="0" cellborder="1" cellspacing="5" cellpadding="4">{"".join(rows)}</table>>'
+        # across the flow: a column when the graph runs left to right, a row when it runs top down
+        cells = "".join(f"<tr>{row}</tr>" for row in rows) if self.direction == "LR" else f"<tr>{''.join(rows)}</tr>"
+        return f'<<table border="0" cellborder="1" cellspacing="5" cellpadding="4">{cells}</table>>'
 
     def short_label(self, n: Node, name: str) -> str:
         """Names only, as the article labels its figures: 'σ f₁', '×', 'x₁', 'A'."""
@@ -318,17 +335,20 @@ class _Writer:
             return
         with parent.subgraph(name=f"cluster_{path}") as sub:
             parts = c.scope[len(drawn) :]
-            sub.attr(label=_text(scope_label(parts)), **_cluster_style(c.scope, parts, self.columns))
-            self.fill(sub, c, path)
+            sub.attr(label=_text(scope_label(parts)), **_cluster_style(c.scope, parts, self.step_title))
+            self.fill(sub, c, path, step_box=any(part.startswith("t=") for part in parts))
 
-    def fill(self, dot: graphviz.Digraph, c: Cluster, path: str) -> None:
-        gates = sorted((nid for nid in c.nodes if _gate(self.g, nid) is not None), key=lambda nid: _gate(self.g, nid))
+    def fill(self, dot: graphviz.Digraph, c: Cluster, path: str, step_box: bool = False) -> None:
+        # A step's gates (at op level they sit in the scopes of their gates, inside the step) are drawn
+        # in the step's box as one table.
+        mine = _subtree_nodes(c) if step_box else c.nodes
+        gates = sorted((nid for nid in mine if _gate(self.g, nid) is not None), key=lambda nid: _gate(self.g, nid))
         # a gate that reads another (the GRU's n reads r) is drawn on its own, so that edge shows
         gates = [nid for nid in gates if not any(e.src in gates for e in self.g.edges if e.dst == nid)]
         if len(gates) < 2:
             gates = []
         for nid in c.nodes:
-            if nid not in gates:
+            if nid not in gates and nid not in self.port:
                 dot.node(nid, **self.node_attrs(self.g.nodes[nid]))
             if self.columns and self.g.nodes[nid].kind == "ellipsis":  # raised to the row of the A boxes
                 dot.node(f"{nid}_below", shape="point", style="invis")
@@ -360,18 +380,12 @@ def _title_html(line: str) -> str:
     return re.sub(r"(?<=\w)_(\w)", r"<sub>\1</sub>", html.escape(line))
 
 
-def _cluster_style(scope: tuple[str, ...], parts: tuple[str, ...], columns: bool = False) -> dict[str, str]:
+def _cluster_style(scope: tuple[str, ...], parts: tuple[str, ...], step_title: str = "b") -> dict[str, str]:
     """A time step (even merged with the cell scope inside it) is a pale green box, the module A,
-    titled below, clear of the cell state along the top (bottom-to-top drawings flip "t" and "b")."""
+    titled where no edge crosses (step_title: graphviz's labelloc, see _Writer)."""
     if any(part.startswith("t=") for part in parts):
-        below = "t" if columns else "b"
-        return {
-            "style": "rounded,filled",
-            "fillcolor": "#f4faf4",
-            "color": "#9ccc9c",
-            "fontsize": "12",
-            "labelloc": below,
-        }
+        style = {"style": "rounded,filled", "fillcolor": "#f4faf4", "color": "#9ccc9c", "fontsize": "12"}
+        return style | {"labelloc": step_title}
     if scope[-1].startswith("layer="):
         return {"style": "dashed", "color": "#999999", "fontsize": "11", "labeljust": "l", "labelloc": "t"}
     if step_of(scope) is not None:  # a gate inside a step: titled top right, clear of the edges into it
@@ -400,10 +414,17 @@ def _ordering_edges(g: Graph) -> list[tuple[str, str]]:
     return edges
 
 
+def _subtree_nodes(c: Cluster) -> list[str]:
+    """The nodes of a cluster and of every cluster inside it."""
+    return c.nodes + [nid for child in c.children for nid in _subtree_nodes(child)]
+
+
 def _gate(g: Graph, nid: str) -> int | None:
-    """A gate box's place in the article's order (forget, input, candidate, output), else None."""
+    """A gate's place in the article's order (forget, input, candidate, output), else None: a gate
+    box at gate level, its activation (a sigmoid or tanh named f, i, g, o; r, z, n) at op level."""
     n = g.nodes[nid]
-    return GATE_ORDER.get(n.name) if n.kind == "layer" else None
+    activation = n.kind == "op" and n.op in ("sigmoid", "tanh") and n.stub_of is None
+    return GATE_ORDER.get(n.name) if n.kind == "layer" or activation else None
 
 
 def to_dot(
@@ -420,7 +441,7 @@ def to_dot(
 
     if direction not in ("LR", "TB"):
         raise ValueError(f"direction must be 'LR' or 'TB', got {direction!r}")
-    w = _Writer(g, labels, grad_scale)
+    w = _Writer(g, labels, grad_scale, direction)
     dot = graphviz.Digraph(
         "tinygrad_rnn",
         graph_attr={

@@ -69,7 +69,7 @@ def number_backward(g: Graph) -> Graph:
 
 
 # numpy's notation in the rules, as the drawings write it
-_PRETTY = ((" * ", "·"), ("**2", "²"), (".T", "ᵀ"), (" - ", " − "), ("-dy", "−dy"), ("(-x)", "(−x)"))
+_PRETTY = ((" * ", "·"), ("**2", "²"), (".T", "ᵀ"), (" - ", " − "), ("-dy", "−dy"), ("1 / (1 + exp(-x))", "σ(x)"))
 
 
 def pretty(rule: str) -> str:

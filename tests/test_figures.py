@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 PAGE_PX = 880  # a docs page's width, and a repository's front page
 MIN_PX = 8  # the smallest text a reader can still read
+MAX_PT = 900  # wider than this, a figure is shrunk on the page
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -54,6 +55,8 @@ def test_the_docs_show_figures():
 def test_every_shown_figure_is_readable_at_page_width(svg):
     px = smallest_text_px(svg)
     assert px >= MIN_PX, f"{svg.name}: its smallest text is {px:.1f} px high shown {PAGE_PX} px wide"
+    width = float(ET.parse(svg).getroot().get("width").removesuffix("pt"))
+    assert width <= MAX_PT, f"{svg.name} is {width:.0f} pt wide: wider than a page"
 
 
 def text_boxes(obj: dict, key: str) -> list[tuple[float, float, float, float, str]]:

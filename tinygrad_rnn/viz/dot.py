@@ -449,7 +449,7 @@ def to_dot(
             "newrank": "true",
             "fontname": "Helvetica",
             "nodesep": "0.2",
-            "ranksep": "0.3",
+            "ranksep": "0.15",
         },
         node_attr={
             "fontname": "Helvetica",

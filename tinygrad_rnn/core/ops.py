@@ -104,11 +104,11 @@ class Add(_Binary):
     """y = a + b;  da = dy;  db = dy   (each summed back to its input's shape: `unbroadcast`)"""
 
     def forward(self, a, b):
-        self.shapes_in = a.shape, b.shape
+        self.in_shapes = a.shape, b.shape
         return a + b
 
     def backward(self, dy):
-        a_shape, b_shape = self.shapes_in
+        a_shape, b_shape = self.in_shapes
         da = unbroadcast(dy, a_shape) if self.needs_input_grad[0] else None
         db = unbroadcast(dy, b_shape) if self.needs_input_grad[1] else None
         return da, db
@@ -133,13 +133,15 @@ class Div(_Binary):
 
     def forward(self, a, b):
         y = a / b
-        self.save_for_backward(a, b, y)
+        self.in_shapes = a.shape, b.shape  # a itself is not needed: only its shape
+        self.save_for_backward(b, y)
         return y
 
     def backward(self, dy):
-        a, b, y = self.saved  # (a for its shape)
-        da = unbroadcast(dy / b, a.shape) if self.needs_input_grad[0] else None
-        db = unbroadcast(-dy * y / b, b.shape) if self.needs_input_grad[1] else None
+        b, y = self.saved
+        a_shape, b_shape = self.in_shapes
+        da = unbroadcast(dy / b, a_shape) if self.needs_input_grad[0] else None
+        db = unbroadcast(-dy * y / b, b_shape) if self.needs_input_grad[1] else None
         return da, db
 
 

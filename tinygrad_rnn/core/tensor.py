@@ -1,9 +1,10 @@
 """Tensor: a numpy array that remembers how it was made, and the backward pass over that memory.
 
 Read it in this order: `Tensor` (what a tensor holds) and its `backward` (the chain rule at every
-node, in topological order), then `_apply` (the one path every op takes: run it, record a node) and
-`topological_order` (Kahn's algorithm). After them come the ops a tensor offers, each one call of
-`_apply` or built from other ops (subtraction, mean, softmax, chunk, ...).
+node, in topological order); the ops a tensor offers, its methods, each one call of `_apply` or
+built from other ops (subtraction, mean, softmax, chunk, ...); then `_apply` (the one path every op
+takes: run it, record a node) and `topological_order` (Kahn's algorithm). `cat`, `stack`, `zeros`
+and `ones` close the file.
 """
 
 from __future__ import annotations
@@ -218,8 +219,8 @@ class Tensor:
         if isinstance(idx, tuple):  # tensors inside an index become their integer arrays
             idx = tuple(i.data if isinstance(i, Tensor) else i for i in idx)
         out = _apply(ops.GetItem, self, idx=idx.data if isinstance(idx, Tensor) else idx)
-        if out._ctx is None and self._cut is not None:
-            out._cut = self._cut  # a slice of a detached tensor was cut in the same place
+        if out._ctx is None and self._cut is not None:  # for drawings only (see detach): the recurrent
+            out._cut = self._cut  # layers slice their detached initial state, which was cut in the same place
         return out
 
     def __setitem__(self, idx, value) -> None:
@@ -324,9 +325,9 @@ class Tensor:
         one op makes all the pieces (a graph node with several outputs, as PyTorch's split)."""
         dim, size = self._axis("split", axis), split_size_or_sections
         n = self.shape[dim]
-        if isinstance(size, (int, np.integer)) and size <= 0:
-            raise OpError(f"split: split_size must be positive, got {size} (tensor of shape {self.shape})")
         if isinstance(size, (int, np.integer)):
+            if size <= 0:
+                raise OpError(f"split: split_size must be positive, got {size} (tensor of shape {self.shape})")
             sizes = [min(size, n - s) for s in range(0, n, size)] or [0]
         else:
             sizes = [int(s) for s in size]
@@ -472,7 +473,7 @@ def _key(t: Tensor):
 def _unreleased(order: list[ops.Function]) -> list[ops.Function]:
     """The nodes, if none was released by an earlier backward (which freed the arrays it saved)."""
     for node in order:
-        if node.saved is None:
+        if node.released:
             raise BackwardError(
                 f"backward: trying to go through {node.name} a second time, but its saved arrays were released by "
                 "the previous backward. Pass retain_graph=True to the first backward if you need to run it twice."

@@ -18,6 +18,9 @@ from collections.abc import Callable, Iterable
 from ..core import modes, ops
 from ..core.tensor import _apply
 from . import batched_matmul, matmul_layout, recording, weight_grads
+from .malloc import (
+    keep_freed_memory as keep_freed_memory,
+)  # the malloc lesson: a setting of the process, made only when called
 
 # lesson -> {op: the class that runs it}; a lesson may also change how ops are recorded ("recording")
 CLASSES: dict[str, dict[type[ops.Function], type[ops.Function]]] = {
@@ -93,11 +96,3 @@ def lessons(*names: str) -> modes._Setting:
 def enabled() -> bool:
     """Whether the current thread runs any speed lesson."""
     return bool(modes.state.faster)
-
-
-def keep_freed_memory(megabytes: int = 128) -> bool:
-    """The malloc lesson (speed/malloc.py): keep freed memory in the process between training steps.
-    A setting of the whole process, so it is never made on import; True if glibc took it."""
-    from . import malloc  # ctypes, only when asked
-
-    return malloc.keep_freed_memory(megabytes)

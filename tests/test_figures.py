@@ -269,3 +269,10 @@ def test_the_backward_figure_starts_at_a_one_node_loss():
     assert first.label == "1: dx = broadcast(dy, x.shape)" and g.nodes[first.dst].name == "loss"
     with pytest.raises(ValueError, match="loss must be"):
         unrolled_loss("lstm", 2, loss="mean")
+
+
+def test_a_focus_that_is_neither_scopes_nor_two_tensors_is_a_type_error():
+    loss, xs = unrolled_loss("rnn", 3)
+    for focus in (loss, xs[0], (loss,), (loss, "forget_gate"), ()):
+        with pytest.raises(TypeError, match="two tensors"):
+            viz.view(loss, level="cell", focus=focus)

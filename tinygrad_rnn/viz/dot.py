@@ -46,9 +46,10 @@ STYLES: dict[str, dict[str, str]] = {
     "ellipsis": {"shape": "plaintext", "fontsize": "14"},
     "join": {"shape": "point", "width": "0.07", "color": "#555555"},
 }
+# The article's order of a cell's scopes (forget, input, candidate, cell state, output; GRU: reset,
+# update, candidate): of the gates in a step's table, and of the boxes in a step (others keep theirs).
 GATE_SCOPES = {"forget_gate": 1, "reset_gate": 1, "input_gate": 2, "update_gate": 2, "candidate": 3, "cell_state": 4}
-GATE_SCOPES |= {"output_gate": 5, "hidden": 6}  # the article's order of a cell's scopes (others keep theirs)
-GATE_ORDER = {"f": 0, "i": 1, "g": 2, "o": 3, "r": 0, "z": 1, "n": 2}  # the article's: forget, input, candidate, output
+GATE_SCOPES |= {"output_gate": 5, "hidden": 6}
 
 
 @dataclass(frozen=True)
@@ -421,10 +422,10 @@ def _subtree_nodes(c: Cluster) -> list[str]:
 
 def _gate(g: Graph, nid: str) -> int | None:
     """A gate's place in the article's order (forget, input, candidate, output), else None: a gate
-    box at gate level, its activation (a sigmoid or tanh named f, i, g, o; r, z, n) at op level."""
+    box at gate level, its activation (a named sigmoid or tanh in a gate's scope) at op level."""
     n = g.nodes[nid]
-    activation = n.kind == "op" and n.op in ("sigmoid", "tanh") and n.stub_of is None
-    return GATE_ORDER.get(n.name) if n.kind == "layer" or activation else None
+    activation = n.kind == "op" and n.op in ("sigmoid", "tanh") and bool(n.name) and n.stub_of is None
+    return GATE_SCOPES.get(n.scope[-1]) if n.kind == "layer" or activation else None
 
 
 def to_dot(

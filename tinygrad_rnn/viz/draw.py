@@ -1,7 +1,8 @@
 """`draw` and `view`: from tensors to a drawing, through the model and its views.
 
-    trace (model.py) -> number_backward -> share_stubs -> level -> roll -> focus -> labels (views.py)
-    -> to_dot (dot.py)
+    trace (model.py) -> number_backward -> share_stubs -> hide_loss -> level (for `detail`: gate
+    level, then cell level around the one step) -> mark_lane -> roll -> elide -> focus -> labels
+    (views.py) -> to_dot (dot.py)
 
 `view` returns the graph model that would be drawn (tests and learners can inspect it);
 `draw` returns the graphviz.Digraph, which shows inline in Jupyter and writes files with
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..core import Tensor
 from . import views
-from .dot import to_dot
+from .dot import GradScale, to_dot
 from .model import Graph, trace
 
 if TYPE_CHECKING:  # graphviz is imported when a drawing is made, not with the package
@@ -48,22 +49,28 @@ def view(
         raise ValueError("detail draws one step inside a chain of cells: use it with level='cell', unrolled")
     if elide is not None and (rolled or len(elide) != 2 or min(elide) < 1):
         raise ValueError(f"elide: (first, last) steps to keep, each at least 1, unrolled; got {elide!r}")
+    items = () if focus is None else (focus,) if isinstance(focus, (str, Tensor)) else tuple(focus)
+    if focus is not None:
+        scopes = bool(items) and all(isinstance(f, str) for f in items)
+        if not scopes and not (len(items) == 2 and all(isinstance(f, Tensor) for f in items)):
+            raise TypeError("focus: give scope names such as ('forget_gate',), or two tensors such as (loss, x0)")
     g = trace(*tensors)
     if backward:
         g = views.number_backward(g)
     g = views.share_stubs(g)
-    if show_loss is None:  # at cell level the figure ends at h_t, unless the focus path starts at the loss
-        path = focus is not None and not isinstance(focus, str) and any(isinstance(f, Tensor) for f in focus)
-        show_loss = level != "cell" or path
+    if show_loss is None:  # at cell level the figure ends at h_t, unless a focus path starts at the loss
+        show_loss = level != "cell" or any(isinstance(f, Tensor) for f in items)
     if not show_loss:
         g = views.hide_loss(g)
     if detail is not None:
         steps = g.steps()
         if not -len(steps) <= detail < len(steps):
             raise ValueError(f"detail: step {detail} is not one of the {len(steps)} steps drawn")
-        levels = [views.gate_level, lambda gate: views.cell_level(gate, detail=detail)]
     for k, lvl in enumerate(LEVELS[LEVELS.index(level) :], start=LEVELS.index(level)):
-        v = views.mark_lane(_LEVEL_VIEWS[lvl](g) if detail is None else levels[1](levels[0](g)))
+        if detail is None:
+            v = views.mark_lane(_LEVEL_VIEWS[lvl](g))
+        else:  # the step drawn inside is at gate level: the cell level is made from the gate level
+            v = views.mark_lane(views.cell_level(views.gate_level(g), detail=detail))
         v = views.roll(v) if rolled else v
         v = views.elide(v, *elide) if elide else v
         if max_nodes is None or len(v.nodes) <= max_nodes:
@@ -84,13 +91,10 @@ def view(
                 stacklevel=3,
             )
     if focus is not None:
-        items = (focus,) if isinstance(focus, (str, Tensor)) else tuple(focus)
-        if items and all(isinstance(f, str) for f in items):
+        if scopes:
             v = views.focus(v, scopes=items)
-        elif len(items) == 2 and all(isinstance(f, Tensor) for f in items):
-            v = views.focus(v, path=(g.id_of(items[0]), g.id_of(items[1])))
         else:
-            raise TypeError("focus: give scope names such as ('forget_gate',), or two tensors such as (loss, x0)")
+            v = views.focus(v, path=(g.id_of(items[0]), g.id_of(items[1])))
     return views.backward_labels(v) if backward else v
 
 
@@ -154,8 +158,6 @@ def draw(
 def grad_range(*tensors: Tensor) -> tuple[int, int]:
     """The range (lo, hi) of log10 gradient norms in the graphs of all these tensors (after
     backward(retain_grads=True)): pass it as draw(..., grad_scale=) to each, for one colour scale."""
-    from .dot import GradScale
-
     scales = [GradScale.of(trace(t)) for t in tensors]
     scales = [s for s in scales if s is not None]
     if not scales:

@@ -316,13 +316,7 @@ def hide_loss(g: Graph) -> Graph:
     if not in_step:
         return g
     consumers = g.consumers()
-    after: set[str] = set()
-    stack = list(in_step)
-    while stack:
-        for c in consumers[stack.pop()]:
-            if c not in in_step and c not in after:
-                after.add(c)
-                stack.append(c)
+    after = _reach(in_step, consumers) - in_step
     feeds_only_after = True
     while feeds_only_after:  # the target, the constants of the loss: used by the left-out part only
         extra = {nid for nid in g.nodes if nid not in after and nid not in in_step and consumers[nid]}
@@ -478,13 +472,14 @@ def cell_level(g: Graph, detail: int | None = None) -> Graph:
     g = prune_to_steps(g)
     op = g.op_graph()
     into = op.parents()
+    sources = {nid: [e.src for e in es] for nid, es in into.items()}
     steps = {s: k for k, s in enumerate(g.steps())}
     inside = g.steps()[detail] if detail is not None else None
     cut_leaves = {e.dst for e in g.edges if e.kind == "cut"}
     group_of: dict[str, tuple | None] = {}
     for nid, n in g.nodes.items():
         s = step_of(n.scope)
-        weight = n.stub_of is not None and _made_from(op, n.stub_of, into) <= {"param", "const"}  # weight_hhᵀ
+        weight = n.stub_of is not None and _made_from(op, n.stub_of, sources) <= {"param", "const"}  # weight_hhᵀ
         if s is not None and s == inside and n.kind not in ("sink", "cut") and not n.stub_of and nid not in cut_leaves:
             group_of[nid] = None if n.kind in ("param", "const") else ("own", nid)
         elif n.kind == "cut" or nid in cut_leaves:
@@ -554,7 +549,8 @@ def cell_level(g: Graph, detail: int | None = None) -> Graph:
         else:
             ids[key] = f"{key[0]}_{steps[key[1]]}"
         ms = [g.nodes[m] for m in leaving[key]] if key[0] == "cell_out" else [g.nodes[m] for m in members[key]]
-        nodes[ids[key]] = _group_node(key, ids[key], ms, g, op, into)
+        h = outputs.get(key[1]) if key[0] == "cell" else None
+        nodes[ids[key]] = _group_node(key, ids[key], ms, g, op, into, sources, h)
     out = _dedupe([replace(e, src=ids[a], dst=ids[b]) for a, b, e in edges])
     if inside is not None:
         nodes, out = _join_gate_inputs(nodes, out, inside)
@@ -603,18 +599,19 @@ def _join_gate_inputs(nodes: dict[str, Node], edges: list[Edge], step: tuple[str
     return nodes, _dedupe(kept + into_join + out_of_join)
 
 
-def _group_node(key: tuple, nid: str, ms: list[Node], g: Graph, op: Graph, into) -> Node:
-    """The node for one group of cell_level: ms are its members (for cell_out: the tensors leaving)."""
+def _group_node(key: tuple, nid: str, ms: list[Node], g: Graph, op: Graph, into, sources, h: str | None) -> Node:
+    """The node for one group of cell_level: ms are its members (for cell_out: the tensors leaving;
+    for a cell box, h is the step's h_t, whose value and gradient the box shows)."""
     kind, where = key
     if kind == "own":
         return g.nodes[nid]
     if kind == "cell":
-        rep = next((m for m in reversed(ms) if m.name), ms[-1])  # the step's last named tensor: its h
+        rep = g.nodes[h] if h is not None else ms[-1]
         modules = [part for part in common_prefix([m.scope for m in ms]) if not _structural(part)]
         name = modules[-1] if modules else None
         return Node(nid, "cell", where, name=name, value=rep.value, grad=rep.grad, members=_flat(ms))
     if kind in ("cell_in", "cell_out"):
-        names = [_input_name(op, m, into) if kind == "cell_in" else node_formula(op, m, into) for m in ms]
+        names = [_input_name(op, m, into, sources) if kind == "cell_in" else node_formula(op, m, into) for m in ms]
         first = next((m for m in ms if m.grad is not None), ms[0])
         return Node(
             nid,
@@ -645,37 +642,26 @@ def _group_node(key: tuple, nid: str, ms: list[Node], g: Graph, op: Graph, into)
     )
 
 
-def _made_from(g: Graph, nid: str, into: dict[str, list[Edge]]) -> set[str]:
+def _made_from(g: Graph, nid: str, sources: dict[str, list[str]]) -> set[str]:
     """The kinds of the leaves a tensor was computed from ({'param'}: from weights alone)."""
-    seen, stack, kinds = {nid}, [nid], set()
-    while stack:
-        n = stack.pop()
-        if not into[n]:
-            kinds.add(g.nodes[n].kind)
-        for e in into[n]:
-            if e.src not in seen:
-                seen.add(e.src)
-                stack.append(e.src)
-    return kinds
+    return {g.nodes[n].kind for n in _reach({nid}, sources) if not sources[n]}
 
 
-def _input_name(op: Graph, m: Node, into) -> str:
+def _input_name(op: Graph, m: Node, into: dict[str, list[Edge]], sources: dict[str, list[str]]) -> str:
     """What a step's input is called: x_t for piece t of a projection of one input x made before the
-    steps (an nn layer computes x @ W_ihᵀ + b for all steps at once), else its name or formula."""
+    steps (an nn layer computes x @ W_ihᵀ + b for all steps at once), 'h_t of layer 0' when it is
+    made from the outputs of the layer below, else its name or formula."""
     if m.stub_of is not None and isinstance(m.piece, int):
-        seen, stack, leaves = {m.stub_of}, [m.stub_of], []
-        while stack:
-            n = stack.pop()
-            below = step_of(op.nodes[n].scope)
-            if below is not None:  # made in the steps: the outputs of the layer below
-                layer = " ".join(part.replace("=", " ") for part in below[:-1] if part.startswith("layer="))
-                return f"h_{m.piece} of {layer}" if layer and op.nodes[n].name else node_formula(op, m, into)
-            if op.nodes[n].kind == "input":
-                leaves.append(op.nodes[n])
-            for e in into[n]:
-                if e.src not in seen:
-                    seen.add(e.src)
-                    stack.append(e.src)
+        in_steps = lambda n: step_of(op.nodes[n].scope) is not None  # noqa: E731
+        made_from = _reach({m.stub_of}, sources, stop=in_steps)
+        below = sorted(n for n in made_from if in_steps(n))
+        if below:  # the outputs of the layer below
+            layer = " ".join(
+                p.replace("=", " ") for p in step_of(op.nodes[below[0]].scope)[:-1] if p.startswith("layer=")
+            )
+            named = any(op.nodes[n].name for n in below)
+            return f"h_{m.piece} of {layer}" if layer and named else node_formula(op, m, into)
+        leaves = [op.nodes[n] for n in made_from if op.nodes[n].kind == "input"]
         if len(leaves) == 1 and leaves[0].name:
             return f"{leaves[0].name}_{m.piece}"
     return node_formula(op, m, into)
@@ -818,13 +804,16 @@ def _between(g: Graph, sources: set[str], targets: set[str]) -> set[str]:
     return _reach(sources, forward) & _reach(targets, backward)
 
 
-def _reach(start: set[str], adjacency: dict[str, list[str]]) -> set[str]:
-    seen, stack = set(start), list(start)
+def _reach(start: set[str], adjacency: dict[str, list[str]], stop=lambda nid: False) -> set[str]:
+    """Every node reachable from start by following adjacency; a node where stop(node) holds is
+    reached but not gone through."""
+    seen, stack = set(start), [nid for nid in start if not stop(nid)]
     while stack:
         for m in adjacency[stack.pop()]:
             if m not in seen:
                 seen.add(m)
-                stack.append(m)
+                if not stop(m):
+                    stack.append(m)
     return seen
 
 

@@ -34,6 +34,7 @@ import tinygrad_rnn as tg  # noqa: E402
 import tinygrad_rnn.nn.functional as F  # noqa: E402
 from tinygrad_rnn import nn  # noqa: E402
 from tinygrad_rnn.data import recall_batch  # noqa: E402
+from tinygrad_rnn.viz.views import elided  # noqa: E402
 
 # -- settings ---------------------------------------------------------------------------------------
 STEPS = 30  # sequence length T: the key is at t = 0, the question at t = T - 1
@@ -116,14 +117,14 @@ def graph_loss(model: Model) -> tg.Tensor:
 def draw(losses: dict[str, tg.Tensor], out: Path) -> None:
     """Each trained model's unrolled graph at cell level, on one colour scale shared by all of them."""
     scale = tg.viz.grad_range(*losses.values())
-    first, last = DRAW_ENDS
-    hidden = STEPS - first - last
+    hidden = elided(STEPS, *DRAW_ENDS)
     for kind, loss in losses.items():
+        drawn = f"{hidden} of them as ⋯" if hidden else "all drawn"
         title = (
-            f"{kind.upper()} after training, T = {STEPS} steps ({hidden} of them as ⋯): "
+            f"{kind.upper()} after training, T = {STEPS} steps ({drawn}): "
             "the gradient reaching each step\n(the same colour scale for the RNN, LSTM and GRU graphs)"
         )
-        elide = DRAW_ENDS if hidden > 0 else None
+        elide = DRAW_ENDS if hidden else None
         graph = tg.viz.draw(loss, level="cell", elide=elide, labels="names", grad_scale=scale, title=title)
         try:
             (out / f"{kind}_graph.svg").write_bytes(graph.pipe(format="svg"))
@@ -173,7 +174,7 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=OUT, help="where to write the plot, tables and graphs")
     args = parser.parse_args()
-    STEPS, updates = (6, 3) if args.smoke else (args.steps, args.updates)
+    STEPS, updates = (7, 3) if args.smoke else (args.steps, args.updates)
     GATE_BIAS = args.gate_bias
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()

@@ -168,6 +168,12 @@ def test_the_loss_is_drawn_only_when_asked_at_cell_level():
     assert [n.name for n in shown.nodes.values() if n.kind == "group"] == ["loss"]
 
 
+def test_the_count_of_elided_steps():
+    assert [viz.views.elided(n, 3, 2) for n in (5, 6, 7, 30)] == [0, 0, 2, 25]  # one step is drawn as itself
+    loss, _ = unrolled_loss("rnn", 6)
+    assert not any(n.kind == "ellipsis" for n in viz.view(loss, level="cell", elide=(3, 2)).nodes.values())
+
+
 def test_long_chains_are_elided():
     loss, _ = unrolled_loss("lstm", 30)
     g = viz.view(loss, level="cell", elide=(3, 2))
@@ -232,9 +238,12 @@ def test_gradient_flow_draws_its_models_on_one_scale(tmp_path):
         legends.append([t for t in texts if re.fullmatch(r"[\d.e+-]+", t)][-9:])
         titles.append(texts[0])
     assert legends[0] == legends[1] == legends[2] and len(legends[0]) == 9
-    assert all("T = 6 steps (1 of them as ⋯)" in title for title in titles)  # the smoke run's 6 steps
+    assert all("T = 7 steps (2 of them as ⋯)" in title for title in titles)  # the smoke run's 7 steps
+    for kind in ("rnn", "lstm", "gru"):  # and they are: steps 3 and 4 in one box
+        texts = [t.text for t in ET.parse(tmp_path / f"{kind}_graph.svg").getroot().iter(f"{SVG}text") if t.text]
+        assert any(re.fullmatch(r"t = 3 … 4\s+\(×2\)", t) for t in texts), kind
     summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
-    assert "‖dL/dh_0‖ / ‖dL/dh_5‖" in summary  # the last step by its number, as the docs write it
+    assert "‖dL/dh_0‖ / ‖dL/dh_6‖" in summary  # the last step by its number, as the docs write it
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import graphviz
 from . import __version__
 from .viz import LEVELS, GraphTooLargeWarning, to_dot, view
 from .viz.examples import LAYERS, sequence_loss
+from .viz.views import elided
 
 DEMOS_DIR = Path(__file__).resolve().parent.parent / "demos"
 RENDER_FORMATS = ("svg", "png", "pdf", "dot")
@@ -80,8 +81,8 @@ def _render(ns: argparse.Namespace) -> int:
     for w in caught:
         print(f"render: {w.message}", file=sys.stderr)
     steps = f"{ns.steps} step{'s' * (ns.steps > 1)}"
-    if ns.elide and ns.steps > sum(ns.elide) + 1:  # as elide draws it: the steps between as one "⋯"
-        steps += f" ({ns.steps - sum(ns.elide)} of them as ⋯)"
+    if ns.elide and elided(ns.steps, *ns.elide):
+        steps += f" ({elided(ns.steps, *ns.elide)} of them as ⋯)"
     title = f"{ns.cell}, {steps}, {ns.layers} layer{'s' * (ns.layers > 1)}: {g.level} level"
     dot = to_dot(g, title=title, labels=ns.labels, direction=ns.direction)
     ns.out.parent.mkdir(parents=True, exist_ok=True)

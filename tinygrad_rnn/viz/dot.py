@@ -1,13 +1,16 @@
 """The DOT writer: a view of the graph model (views.py) -> a graphviz.Digraph. It only reads the model.
 
-Looks follow "Understanding LSTM Networks": time runs left to right, one cluster per time step;
-at gate level the layers are yellow boxes and the pointwise ops pink circles; at cell level each
-step is the module A (green) with x_t (blue) in and h_t (purple) out. When the graph was
+Looks follow "Understanding LSTM Networks": time runs left to right (or, with direction="TB", top
+down), one cluster per time step, a step's gates one table in the article's order; at gate level
+the layers are yellow boxes and the pointwise ops pink circles; at cell level each step is the
+module A (green) with x_t (blue) in and h_t (purple) out, a plain chain of them drawn as the
+article's columns (x_t below, h_t above). When the graph was
 backpropagated with `retain_grads=True`, nodes are instead filled by log10 of their gradient's norm
 (Graphviz's 'blues9' scheme, pale = small), with a legend, so a vanishing gradient fades visibly.
 
-Every piece of text from the graph (names, scopes, op arguments) goes through `_text`, which makes
-backslashes, quotes, angle brackets and newlines literal, so any name renders safely.
+Every piece of text from the graph (names, scopes, op arguments) goes through `_text` (DOT labels)
+or `html.escape` (the HTML-like tables of gates and the title), which make backslashes, quotes,
+angle brackets and newlines literal, so any name renders safely.
 """
 
 from __future__ import annotations
@@ -126,13 +129,12 @@ def scope_label(parts: tuple[str, ...]) -> str:
 class _Writer:
     """Labels and attributes for the nodes and edges of one graph, and its clusters, as DOT."""
 
-    def __init__(
-        self, g: Graph, labels: str = "full", scale: tuple[int, int] | None = None, direction: str = "LR"
-    ) -> None:
+    def __init__(self, g: Graph, labels: str, scale: tuple[int, int] | None, direction: str) -> None:
         self.g, self.names_only, self.direction = g, labels == "names", direction
         self.op = g.op_graph()
         self.into = self.op.parents()
-        self.scale = GradScale(*scale) if scale is not None and GradScale.of(g) is not None else GradScale.of(g)
+        own = GradScale.of(g)  # None without gradients: then no colours, whatever scale is asked for
+        self.scale = GradScale(*scale) if scale is not None and own is not None else own
         self.port: dict[str, str] = {}  # a gate's node id -> its row in its step's table of gates
         self.cut_from = {e.dst: e.src for e in g.edges if e.kind == "cut" and g.nodes[e.src].kind != "cut"}
         self.named: set[tuple[str, str]] = set()  # (source, tensor) of the step-crossing edges labelled so far
@@ -246,7 +248,7 @@ class _Writer:
         return _text(name or (f"{n.op} {n.args}".strip() if kind == "op" else kind))
 
     def rule(self, n: Node) -> str:
-        """'y = tanh(x)', with the op's arguments where it has any ('y = x[idx]   idx: ..., 0:4')."""
+        """'y = tanh(x)', with the op's arguments where it has any ('y = x[idx]   ([..., 0:4])')."""
         rule = forward_rule(self.op.nodes[n.id] if n.id in self.op.nodes else n)
         return f"{rule}   ({n.args})" if n.args and not self.names_only and "ᵀ" not in rule else rule
 
@@ -286,7 +288,7 @@ class _Writer:
             attrs.update(color="#1f77b4", fontcolor="#1f77b4", constraint="false", penwidth="1.5")
         elif self.columns and self.crossing(e):
             attrs["constraint"] = "false"  # from step to step: side by side, not one above the other
-        elif self.on_lane(e):
+        elif e.lane:
             # Heavy edges are kept short and straight: the lane. (Graphviz's `group` would be straighter
             # but, with newrank and clusters, makes dot 2.4x fail with "trouble in init_rank".)
             attrs.update(weight="10", penwidth="2")
@@ -300,10 +302,10 @@ class _Writer:
             if self.g.nodes[e.src].kind == "ellipsis":  # what leaves the "…" is the last hidden step's
                 scope = scope[:-1] + (f"t={scope[-1].rpartition('..')[2]}",)
             label = display_name(e.label, scope) if e.order is None else e.label
-            crossing = e.order is None and e.kind in ("data", "cut") and self.g.level == "cell"
-            if (
-                crossing
-            ):  # a tensor handed to the next step: named once, where it leaves, clear of the next step's title
+            # At cell level a labelled forward edge hands a tensor to another step: it is named once,
+            # where it leaves, clear of the next step's title.
+            handed_on = e.order is None and e.kind in ("data", "cut") and self.g.level == "cell"
+            if handed_on:
                 if (e.src, e.label) not in self.named:
                     self.named.add((e.src, e.label))
                     attrs.update(taillabel=_text(label or e.label), labeldistance="1.6", labelangle="-25")
@@ -315,14 +317,6 @@ class _Writer:
         elif e.focus:
             attrs.update(color=HIGHLIGHT, penwidth="2")
         return attrs
-
-    def on_lane(self, e: Edge) -> bool:
-        """Whether e carries the cell state: between two nodes of its lane, or into or out of the lane
-        from or to another step (the edges labelled C)."""
-        src, dst = self.g.nodes[e.src], self.g.nodes[e.dst]
-        if src.lane and src.lane == dst.lane:
-            return True
-        return bool(e.label) and e.label.lower() in (src.lane, dst.lane)
 
     def crossing(self, e: Edge) -> bool:
         """Whether e goes from one time step to another."""
@@ -381,7 +375,7 @@ def _title_html(line: str) -> str:
     return re.sub(r"(?<=\w)_(\w)", r"<sub>\1</sub>", html.escape(line))
 
 
-def _cluster_style(scope: tuple[str, ...], parts: tuple[str, ...], step_title: str = "b") -> dict[str, str]:
+def _cluster_style(scope: tuple[str, ...], parts: tuple[str, ...], step_title: str) -> dict[str, str]:
     """A time step (even merged with the cell scope inside it) is a pale green box, the module A,
     titled where no edge crosses (step_title: graphviz's labelloc, see _Writer)."""
     if any(part.startswith("t=") for part in parts):

@@ -21,6 +21,7 @@ from ..nn import LSTMCell
 from ..nn.functional import mse_loss
 from .draw import draw, grad_range
 from .examples import unrolled_loss
+from .views import elided
 
 LONG_STEPS = 32
 
@@ -58,33 +59,17 @@ def _long_gap(model: int, title: str) -> Callable[[], graphviz.Digraph]:
     return figure
 
 
-_ELIDED = f"{LONG_STEPS} steps, {LONG_STEPS - 5} of them drawn as ⋯"
+_ELIDED = f"{LONG_STEPS} steps, {elided(LONG_STEPS, 3, 2)} of them drawn as ⋯"
 long_term_rnn = _long_gap(0, f"A plain RNN over a long gap ({_ELIDED}): the gradient reaching x₀ has all but vanished")
 long_term_lstm = _long_gap(1, "An LSTM (forget bias 3) over the same gap, on the same colour scale: it still arrives")
 
 
-def rnn_chain() -> graphviz.Digraph:
-    loss, _ = unrolled_loss("rnn", 3, backward=False)
-    return draw(
-        loss,
-        level="cell",
-        detail=1,
-        labels="names",
-        title="The repeating module in a standard RNN: a single tanh layer",
-    )
+def _module(kind: str, title: str, focus: tuple[str, ...] | None = None) -> Callable[[], graphviz.Digraph]:
+    """The article's chain of three modules A, the middle one drawn inside (its gates), and focused."""
 
-
-def lstm_chain() -> graphviz.Digraph:
-    loss, _ = unrolled_loss("lstm", 3, backward=False)
-    return draw(
-        loss, level="cell", detail=1, labels="names", title="The repeating module in an LSTM: four interacting layers"
-    )
-
-
-def _lstm_focus(scopes: tuple[str, ...], title: str) -> Callable[[], graphviz.Digraph]:
     def figure() -> graphviz.Digraph:
-        loss, _ = unrolled_loss("lstm", 3, backward=False)
-        return draw(loss, level="cell", detail=1, focus=scopes, labels="names", title=title)
+        loss, _ = unrolled_loss(kind, 3, backward=False)
+        return draw(loss, level="cell", detail=1, focus=focus, labels="names", title=title)
 
     return figure
 
@@ -127,34 +112,27 @@ def truncated_bptt() -> graphviz.Digraph:
     )
 
 
-def _variant(kind: str, title: str) -> Callable[[], graphviz.Digraph]:
-    def figure() -> graphviz.Digraph:
-        loss, _ = unrolled_loss(kind, 3, backward=False)
-        return draw(loss, level="cell", detail=1, labels="names", title=title)
-
-    return figure
-
-
 FIGURES: dict[str, Callable[[], graphviz.Digraph]] = {
     "rnn_rolled": rnn_rolled,
     "rnn_unrolled": rnn_unrolled,
     "short_term_dependency": short_term_dependency,
     "long_term_rnn": long_term_rnn,
     "long_term_lstm": long_term_lstm,
-    "rnn_chain": rnn_chain,
-    "lstm_chain": lstm_chain,
-    "lstm_focus_forget": _lstm_focus(("forget_gate",), "Forget gate: fₜ = σ(W_f·[hₜ₋₁, xₜ] + b_f)"),
-    "lstm_focus_input": _lstm_focus(
-        ("input_gate", "candidate"),
+    "rnn_chain": _module("rnn", "The repeating module in a standard RNN: a single tanh layer"),
+    "lstm_chain": _module("lstm", "The repeating module in an LSTM: four interacting layers"),
+    "lstm_focus_forget": _module("lstm", "Forget gate: fₜ = σ(W_f·[hₜ₋₁, xₜ] + b_f)", ("forget_gate",)),
+    "lstm_focus_input": _module(
+        "lstm",
         "Input gate and candidate: iₜ = σ(W_i·[hₜ₋₁, xₜ] + b_i), C̃ₜ = tanh(W_C·[hₜ₋₁, xₜ] + b_C)",
+        ("input_gate", "candidate"),
     ),
-    "lstm_focus_cell_update": _lstm_focus(("cell_state",), "Cell update: Cₜ = fₜ ⊙ Cₜ₋₁ + iₜ ⊙ C̃ₜ"),
-    "lstm_focus_output": _lstm_focus(("output_gate",), "Output: oₜ = σ(W_o·[hₜ₋₁, xₜ] + b_o), hₜ = oₜ ⊙ tanh(Cₜ)"),
+    "lstm_focus_cell_update": _module("lstm", "Cell update: Cₜ = fₜ ⊙ Cₜ₋₁ + iₜ ⊙ C̃ₜ", ("cell_state",)),
+    "lstm_focus_output": _module("lstm", "Output: oₜ = σ(W_o·[hₜ₋₁, xₜ] + b_o), hₜ = oₜ ⊙ tanh(Cₜ)", ("output_gate",)),
     "lstm_backward": lstm_backward,
     "truncated_bptt": truncated_bptt,
-    "peephole": _variant("peephole", "Peephole connections: the gates also look at the cell state"),
-    "coupled": _variant("coupled", "Coupled forget and input gates: iₜ = 1 − fₜ"),
-    "gru": _variant("gru", "Gated recurrent unit (PyTorch's form): reset r, update z, candidate n"),
+    "peephole": _module("peephole", "Peephole connections: the gates also look at the cell state"),
+    "coupled": _module("coupled", "Coupled forget and input gates: iₜ = 1 − fₜ"),
+    "gru": _module("gru", "Gated recurrent unit (PyTorch's form): reset r, update z, candidate n"),
 }
 
 

@@ -151,6 +151,7 @@ class Edge:
     order: int | None = None  # when backward runs this edge (1 = first); None if no gradient flows on it
     label: str = ""
     out: int | None = None  # which output of src flows, when src is an op with several (split, unbind)
+    lane: str = ""  # the state lane it runs along ('c'), as mark_lane finds it
     focus: bool | None = None
 
 

@@ -1,9 +1,10 @@
 """Views: transformations of the graph model (model.py) into the graph that gets drawn.
 
 `draw` applies them in this order: `number_backward` (for backward=True), `share_stubs` (always),
-then the level (`gate_level` or `cell_level`; op level is the traced graph itself), `roll` (for
-rolled=True), `focus` and `backward_labels`. Each takes a Graph and returns a new one; none
-changes its input, and none touches the recorded tensors.
+`hide_loss` (at cell level, by default), then the level (`gate_level` or `cell_level`; op level is
+the traced graph itself; `detail` makes the cell level from the gate level), `mark_lane`, `roll`
+(for rolled=True), `elide`, `focus` and `backward_labels`. Each takes a Graph and returns a new
+one; none changes its input, and none touches the recorded tensors.
 
 The levels, in the notation of "Understanding LSTM Networks":
 - op: every primitive op, with the shared weights as small stubs in each step.
@@ -11,8 +12,9 @@ The levels, in the notation of "Understanding LSTM Networks":
   absorbs the matmuls, splits and adds that compute its pre-activation; the pointwise ops between
   the layers (the x and + on the cell state, tanh(c), o * tanh(c), ...) stay as "pointwise" circles.
 - cell: each time step becomes one box, the article's repeating module A, with its inputs x_t
-  ("cell_in") and the outputs it sends out of the steps ("cell_out"); everything outside the steps
-  becomes one "group" box per scope.
+  ("cell_in") and its output h_t ("cell_out", which also gathers what leaves the steps); everything
+  outside the steps becomes one "group" box per scope. One step can be kept at gate level inside
+  (`detail`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from .model import Edge, Graph, Node, article_name, common_prefix, step_of
 ACTIVATIONS = {"sigmoid", "tanh", "relu"}
 LEVELS = ("op", "gate", "cell")
 LEAF_KINDS = ("param", "input", "const")
-LANES = ("c",)  # the name the LSTM cells give their cell state
+LANES = {"c": "C"}  # the name the LSTM cells give their cell state -> as edges between steps are labelled
 
 
 def _derive(g: Graph, nodes: dict[str, Node], edges: list[Edge], **changes) -> Graph:
@@ -328,6 +330,13 @@ def hide_loss(g: Graph) -> Graph:
     return _derive(g, nodes, [e for e in g.edges if e.src in nodes and e.dst in nodes], roots=roots)
 
 
+def elided(steps: int, first: int, last: int) -> int:
+    """How many of `steps` steps `elide(g, first, last)` draws as one "…": those between the first and
+    the last, when there are at least two of them (one step is drawn as itself)."""
+    between = steps - first - last
+    return between if between >= 2 else 0
+
+
 def elide(g: Graph, first: int, last: int) -> Graph:
     """Keep the first `first` and the last `last` steps of each layer; the steps between become one
     "…" node in a box of their own ('t = 2 … 29'), so a long chain fits a page. What crosses the
@@ -338,7 +347,7 @@ def elide(g: Graph, first: int, last: int) -> Graph:
     gone: dict[tuple[str, ...], str] = {}  # a left-out step -> the "…" node standing for it
     extra: dict[str, Node] = {}
     for k, (layer, steps) in enumerate(layers.items()):
-        if len(steps) <= first + last + 1:
+        if not elided(len(steps), first, last):
             continue
         between = steps[first : len(steps) - last]
         lo, hi = between[0][-1].removeprefix("t="), between[-1][-1].removeprefix("t=")
@@ -822,18 +831,29 @@ def _reach(start: set[str], adjacency: dict[str, list[str]], stop=lambda nid: Fa
 
 def mark_lane(g: Graph) -> Graph:
     """Put the cell state on its own straight lane through the steps (the article's line along the
-    top): the tensors named c, and each op between two of them (the x of c_t = f * c_{t-1} + i * g).
+    top): the tensors named c, each op between two of them (the x of c_t = f * c_{t-1} + i * g), and
+    the edges along it, which the drawing keeps short and straight.
     """
     into, consumers = g.parents(), g.consumers()
     lane: dict[str, str] = {}
-    for name in LANES:
+    on: dict[str, tuple[str, str]] = {}  # lane -> the labels of the edges that carry it between steps
+    for name, label in LANES.items():
         named = {nid for nid, n in g.nodes.items() if n.name == name and n.kind not in LEAF_KINDS}
         lane.update(dict.fromkeys(named, name))
-        carried = (name, article_name(name, ("cell_state",)))  # an edge from the previous step, labelled c or C
+        carried = (name, label)  # an edge from another step carrying it (cell level names it C)
         for nid in g.nodes:
             fed = any(e.src in named or e.label in carried for e in into[nid])
             if fed and any(c in named for c in consumers[nid]):
                 lane.setdefault(nid, name)
+        on[name] = carried
     if not lane:
         return g
-    return _derive(g, {nid: replace(n, lane=lane.get(nid, "")) for nid, n in g.nodes.items()}, list(g.edges))
+
+    def edge_lane(e: Edge) -> str:  # between two of its nodes, or into or out of one from another step
+        a, b = lane.get(e.src, ""), lane.get(e.dst, "")
+        if a and a == b:
+            return a
+        return next((x for x in (a, b) if x and e.label in on[x]), "")
+
+    nodes = {nid: replace(n, lane=lane.get(nid, "")) for nid, n in g.nodes.items()}
+    return _derive(g, nodes, [replace(e, lane=edge_lane(e)) for e in g.edges])

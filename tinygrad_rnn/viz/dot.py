@@ -286,7 +286,7 @@ class _Writer:
                 attrs["constraint"] = "false"
         elif e.kind == "loop":
             attrs.update(color="#1f77b4", fontcolor="#1f77b4", constraint="false", penwidth="1.5")
-        elif self.columns and self.crossing(e):
+        elif self.columns and self.g.crosses_steps(e):
             attrs["constraint"] = "false"  # from step to step: side by side, not one above the other
         elif e.lane:
             # Heavy edges are kept short and straight: the lane. (Graphviz's `group` would be straighter
@@ -317,11 +317,6 @@ class _Writer:
         elif e.focus:
             attrs.update(color=HIGHLIGHT, penwidth="2")
         return attrs
-
-    def crossing(self, e: Edge) -> bool:
-        """Whether e goes from one time step to another."""
-        a, b = step_of(self.g.nodes[e.src].scope), step_of(self.g.nodes[e.dst].scope)
-        return a is not None and b is not None and a != b
 
     def cluster(self, parent: graphviz.Digraph, c: Cluster, drawn: tuple[str, ...], path: str) -> None:
         step = step_of(c.scope)

@@ -211,6 +211,11 @@ class Graph:
                 out[e.src].append(e.dst)
         return out
 
+    def crosses_steps(self, e: Edge) -> bool:
+        """Whether edge e goes from one time step into another (h_t and c_t to the next step)."""
+        a, b = step_of(self.nodes[e.src].scope), step_of(self.nodes[e.dst].scope)
+        return a is not None and b is not None and a != b
+
     def steps(self) -> list[tuple[str, ...]]:
         """Every time step (a scope ending in 't=k'): grouped by what encloses them (a layer, a model),
         those in the order they first appear (numbered ones by number), then by k within each."""

@@ -516,7 +516,7 @@ def cell_level(g: Graph, detail: int | None = None) -> Graph:
         if a is None or b is None or a == b:
             continue
         a_step, b_step = step_of(g.nodes[e.src].scope), step_of(g.nodes[e.dst].scope)
-        crossing = a_step is not None and b_step is not None and a_step != b_step  # h and c to the next step
+        crossing = g.crosses_steps(e)
         if a[0] == "cell" and b[0] not in ("cell", "cell_out") and b_step is None:  # out of the steps: through h_t
             out = ("cell_out", a[1])
             members.setdefault(out, [])

@@ -376,7 +376,7 @@ def test_split_unbind_errors_name_the_op():
         x.split([8, -2], axis=1)
     with pytest.raises(tg.OpError, match="split: split_size must be positive"):
         x.split(0, axis=1)
-    with pytest.raises(tg.OpError, match="chunk: chunks must be positive"):
+    with pytest.raises(tg.OpError, match="chunk: chunks must be a positive integer, got 0"):
         x.chunk(0)
     for op in ("split", "chunk", "unbind"):
         args = {"split": (2,), "chunk": (2,), "unbind": ()}[op]

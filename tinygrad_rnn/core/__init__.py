@@ -8,6 +8,7 @@ from .modes import (
     current_scope,
     detect_anomaly,
     enable_grad,
+    is_anomaly_enabled,
     is_grad_enabled,
     keep_values,
     no_grad,
@@ -17,5 +18,15 @@ from .ops import Function
 from .tensor import Lazy, Tensor, cat, ones, stack, topological_order, zeros
 
 __all__ = ["AnomalyError", "BackwardError", "Function", "Lazy", "OpError", "Tensor", "cat", "current_scope"]
-__all__ += ["detect_anomaly", "enable_grad", "is_grad_enabled", "keep_values", "no_grad", "ones", "ops", "scope"]
+__all__ += [
+    "detect_anomaly",
+    "enable_grad",
+    "is_anomaly_enabled",
+    "is_grad_enabled",
+    "keep_values",
+    "no_grad",
+    "ones",
+    "ops",
+    "scope",
+]
 __all__ += ["stack", "topological_order", "zeros"]

@@ -10,6 +10,7 @@ nan and inf. One more is not the engine's own: `faster`, the table of faster way
 
 from __future__ import annotations
 
+import functools
 import threading
 
 
@@ -34,24 +35,37 @@ class _Modes(threading.local):
     anomaly = False
     faster: dict = {}  # op class -> a faster way to run it
 
+    def __init__(self) -> None:
+        self.undo: list = []  # what each `with` block entered in this thread puts back when it ends
+
 
 state = _Modes()
 
 
 class _Setting:
-    """Sets one mode for the length of a `with` block, then puts back what was there."""
+    """Sets one mode for the length of a `with` block, then puts back what was there. What to put
+    back is kept per thread, so one object (`ng = tg.no_grad()`) may be entered by several threads
+    at once. Used as a decorator, it runs the function inside the block."""
 
-    __slots__ = ("mode", "value", "prev")
+    __slots__ = ("mode", "value")
 
     def __init__(self, mode: str, value) -> None:
         self.mode, self.value = mode, value
 
     def __enter__(self) -> None:
-        self.prev = getattr(state, self.mode)
+        state.undo.append(getattr(state, self.mode))
         setattr(state, self.mode, self.value)
 
     def __exit__(self, *exc) -> None:
-        setattr(state, self.mode, self.prev)
+        setattr(state, self.mode, state.undo.pop())
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def inside(*args, **kwargs):
+            with self:
+                return fn(*args, **kwargs)
+
+        return inside
 
 
 def no_grad() -> _Setting:
@@ -66,6 +80,10 @@ def enable_grad() -> _Setting:
 
 def is_grad_enabled() -> bool:
     return state.grad_enabled
+
+
+def is_anomaly_enabled() -> bool:
+    return state.anomaly
 
 
 def keep_values() -> _Setting:
@@ -85,17 +103,17 @@ class scope:
     """`with tg.scope("forget_gate"):` every tensor made inside records the scope stack, e.g.
     ('lstm', 'layer=0', 't=3', 'forget_gate'). Drawings group nodes by it; errors name it."""
 
-    __slots__ = ("name", "prev")
+    __slots__ = ("name",)
 
     def __init__(self, name: str) -> None:
         self.name = str(name)
 
     def __enter__(self) -> None:
-        self.prev = state.scope
-        state.scope = self.prev + (self.name,)
+        state.undo.append(state.scope)
+        state.scope += (self.name,)
 
     def __exit__(self, *exc) -> None:
-        state.scope = self.prev
+        state.scope = state.undo.pop()
 
 
 def current_scope() -> tuple[str, ...]:

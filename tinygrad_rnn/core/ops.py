@@ -94,6 +94,8 @@ class _Binary(Function):
 
     def explain_error(self, arrays, err):
         a, b = arrays
+        if "broadcast" not in str(err):
+            return super().explain_error(arrays, err)
         return f"{self.name}: shapes {a.shape} and {b.shape} cannot be broadcast together"
 
 
@@ -310,8 +312,8 @@ class Max(Function):
     """
 
     def forward(self, x, axis=None, keepdims=False):
-        if x.size == 0:
-            raise ValueError("max of an empty array has no value")
+        if 0 in (x.shape if axis is None else np.take(x.shape, np.atleast_1d(axis))):
+            raise ValueError(f"an axis of length 0 has no largest (or smallest) value (axis={axis})")
         self.axis = axis
         y = x.max(axis=axis, keepdims=True)
         self.save_for_backward(x, y)

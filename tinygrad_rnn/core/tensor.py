@@ -14,7 +14,7 @@ from weakref import ref
 
 import numpy as np
 
-from . import ops
+from . import dtypes, ops
 from .modes import AnomalyError, BackwardError, OpError, in_scope, state
 
 
@@ -33,11 +33,7 @@ class Tensor:
     _k = 0
 
     def __init__(self, data, requires_grad: bool = False, name: str | None = None, dtype=None) -> None:
-        arr = np.array(data.data if isinstance(data, Tensor) else data, dtype=dtype, copy=True)
-        if dtype is None and arr.dtype.kind == "f" and not isinstance(data, np.ndarray | np.generic):
-            arr = arr.astype(np.float32)  # Python floats default to float32, as in PyTorch
-        if arr.dtype.kind not in "fiub":
-            raise TypeError(f"Tensor: unsupported dtype {arr.dtype} (use float, int or bool data)")
+        arr = dtypes.array(data.data if isinstance(data, Tensor) else data, dtype)  # a copy, dtype checked
         if requires_grad and arr.dtype.kind != "f":
             raise TypeError(
                 f"Tensor: requires_grad=True needs a floating-point dtype, got {arr.dtype} "
@@ -129,6 +125,8 @@ class Tensor:
         return self.data.size
 
     def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
         return len(self.data)
 
     def item(self) -> float:
@@ -151,6 +149,10 @@ class Tensor:
         """A leaf copy in another dtype (not differentiable: use it on inputs)."""
         return Tensor(self.data.astype(dtype), name=self.name)
 
+    def _float(self) -> Tensor:
+        """self, or for integers and bools (which have no gradient) a float32 copy: for exp, log, ..."""
+        return self if self.dtype.kind == "f" else Tensor._leaf(self.data.astype(dtypes.FLOAT))
+
     def __repr__(self) -> str:
         extra = f", name={self.name!r}" if self.name else ""
         if self._ctx is not None:
@@ -162,37 +164,44 @@ class Tensor:
 
     # -- operators -------------------------------------------------------------------------------
 
-    def _other(self, other) -> Tensor:
-        """The other operand as a tensor; a Python number takes a float tensor's dtype (x * 2 stays float32)."""
-        if isinstance(other, Tensor):
-            return other
-        if isinstance(other, (int, float)) and self.dtype.kind == "f":
-            return Tensor._leaf(np.asarray(other, dtype=self.dtype))
-        return Tensor._leaf(np.asarray(other))
+    def _with(self, other, op: str) -> tuple[Tensor, Tensor]:
+        """self and the other operand as tensors of one kind (dtypes.py: PyTorch's rules). An array
+        operand is copied, so changing it after the forward pass cannot change the gradient."""
+        if not isinstance(other, Tensor):
+            other = Tensor._leaf(dtypes.operand(other, self.dtype, op))
+        dtype = dtypes.promote(self.dtype, other.dtype)  # a cast below is of an integer: it has no gradient
+        a, b = (t if t.dtype.kind == dtype.kind else Tensor._leaf(t.data.astype(dtype)) for t in (self, other))
+        return a, b
 
     def __add__(self, other) -> Tensor:
-        return _apply(ops.Add, self, self._other(other))
+        return _apply(ops.Add, *self._with(other, "add"))
 
     def __radd__(self, other) -> Tensor:
-        return _apply(ops.Add, self._other(other), self)
+        a, b = self._with(other, "add")
+        return _apply(ops.Add, b, a)
 
     def __sub__(self, other) -> Tensor:
-        return self + (-self._other(other))
+        a, b = self._with(other, "sub")
+        return a + (-b)
 
     def __rsub__(self, other) -> Tensor:
-        return self._other(other) + (-self)
+        a, b = self._with(other, "sub")
+        return b + (-a)
 
     def __mul__(self, other) -> Tensor:
-        return _apply(ops.Mul, self, self._other(other))
+        return _apply(ops.Mul, *self._with(other, "mul"))
 
     def __rmul__(self, other) -> Tensor:
-        return _apply(ops.Mul, self._other(other), self)
+        a, b = self._with(other, "mul")
+        return _apply(ops.Mul, b, a)
 
-    def __truediv__(self, other) -> Tensor:
-        return _apply(ops.Div, self, self._other(other))
+    def __truediv__(self, other) -> Tensor:  # integers divide as float32, as in PyTorch
+        a, b = self._with(other, "div")
+        return _apply(ops.Div, a._float(), b._float())
 
     def __rtruediv__(self, other) -> Tensor:
-        return _apply(ops.Div, self._other(other), self)
+        a, b = self._with(other, "div")
+        return _apply(ops.Div, b._float(), a._float())
 
     def __neg__(self) -> Tensor:
         return _apply(ops.Neg, self)
@@ -203,22 +212,28 @@ class Tensor:
                 f"pow: the exponent must be a number, got {type(p).__name__}; "
                 "for a tensor exponent write (b * a.log()).exp()"
             )
-        return _apply(ops.Pow, self, p=float(p))
+        return _apply(ops.Pow, self._float(), p=float(p))
 
     def __rpow__(self, base) -> Tensor:
         """base ** x = exp(x * log(base)) for a positive number base."""
+        if not isinstance(base, int | float | np.integer | np.floating) or not base > 0:
+            raise OpError(
+                f"pow: base ** tensor is computed as exp(tensor * log(base)), which needs a positive number "
+                f"base, got {base!r}; for integer exponents of a negative base write sign * abs(base) ** x"
+            )
         return (self * float(np.log(base))).exp()
 
     def __matmul__(self, other) -> Tensor:
-        return _apply(ops.MatMul, self, self._other(other))
+        return _apply(ops.MatMul, *self._with(other, "matmul"))
 
     def __rmatmul__(self, other) -> Tensor:
-        return _apply(ops.MatMul, self._other(other), self)
+        a, b = self._with(other, "matmul")
+        return _apply(ops.MatMul, b, a)
 
     def __getitem__(self, idx) -> Tensor:
-        if isinstance(idx, tuple):  # tensors inside an index become their integer arrays
-            idx = tuple(i.data if isinstance(i, Tensor) else i for i in idx)
-        out = _apply(ops.GetItem, self, idx=idx.data if isinstance(idx, Tensor) else idx)
+        """x[idx] as numpy indexes; an index array is copied (backward reads it: it must not change)."""
+        idx = tuple(map(_index, idx)) if isinstance(idx, tuple) else _index(idx)
+        out = _apply(ops.GetItem, self, idx=idx)
         if out._ctx is None and self._cut is not None:  # for drawings only (see detach): the recurrent
             out._cut = self._cut  # layers slice their detached initial state, which was cut in the same place
         return out
@@ -246,16 +261,16 @@ class Tensor:
     # -- elementwise functions and reductions ----------------------------------------------------
 
     def exp(self) -> Tensor:
-        return _apply(ops.Exp, self)
+        return _apply(ops.Exp, self._float())
 
     def log(self) -> Tensor:
-        return _apply(ops.Log, self)
+        return _apply(ops.Log, self._float())
 
     def tanh(self) -> Tensor:
-        return _apply(ops.Tanh, self)
+        return _apply(ops.Tanh, self._float())
 
     def sigmoid(self) -> Tensor:
-        return _apply(ops.Sigmoid, self)
+        return _apply(ops.Sigmoid, self._float())
 
     def relu(self) -> Tensor:
         return _apply(ops.Relu, self)
@@ -264,27 +279,31 @@ class Tensor:
         return self**0.5
 
     def sum(self, axis=None, keepdims: bool = False) -> Tensor:
-        return _apply(ops.Sum, self, axis=axis, keepdims=keepdims)
+        return _apply(ops.Sum, self, axis=self._axes("sum", axis), keepdims=keepdims)
 
     def mean(self, axis=None, keepdims: bool = False) -> Tensor:
-        axes = range(self.ndim) if axis is None else ((axis,) if isinstance(axis, int) else axis)
-        count = int(np.prod([self.shape[a] for a in axes]))
+        axis = self._axes("mean", axis)
+        count = int(np.prod(self.shape if axis is None else [self.shape[a] for a in np.atleast_1d(axis)]))
         return self.sum(axis=axis, keepdims=keepdims) * (1.0 / count if count else float("nan"))  # empty: nan
 
     def max(self, axis=None, keepdims: bool = False) -> Tensor:
-        return _apply(ops.Max, self, axis=axis, keepdims=keepdims)
+        return _apply(ops.Max, self, axis=self._axes("max", axis), keepdims=keepdims)
 
     def min(self, axis=None, keepdims: bool = False) -> Tensor:
+        if self.dtype.kind != "f":  # no gradient; ~x = -1 - x reverses the order and, unlike -x, never wraps
+            return Tensor._leaf(~Tensor._leaf(~self.data).max(axis, keepdims).data)
         return -((-self).max(axis=axis, keepdims=keepdims))
 
     def softmax(self, axis: int = -1) -> Tensor:
         """exp(x - max) / sum(exp(x - max)): shifting by the (constant) max keeps exp finite."""
-        e = (self - self.data.max(axis=axis, keepdims=True)).exp()
+        x, axis = self._float(), self._axes("softmax", axis)
+        e = (x - x.data.max(axis=axis, keepdims=True, initial=-np.inf)).exp()
         return e / e.sum(axis=axis, keepdims=True)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         """x - max - log(sum(exp(x - max))): finite even for logits of +-1000."""
-        shifted = self - self.data.max(axis=axis, keepdims=True)
+        x, axis = self._float(), self._axes("log_softmax", axis)
+        shifted = x - x.data.max(axis=axis, keepdims=True, initial=-np.inf)
         return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
 
     # -- shapes ----------------------------------------------------------------------------------
@@ -295,9 +314,10 @@ class Tensor:
 
     def transpose(self, *axes) -> Tensor:
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-        if axes and sorted(int(a) % max(self.ndim, 1) for a in axes) != list(range(self.ndim)):
-            raise OpError(f"transpose: axes {tuple(axes)} are not a permutation of the axes of {self.shape}")
-        return _apply(ops.Transpose, self, axes=tuple(int(a) % self.ndim for a in axes) if axes else None)
+        axes = tuple(self._axis("transpose", a) for a in axes)
+        if axes and sorted(axes) != list(range(self.ndim)):
+            raise OpError(f"transpose: axes {axes} are not a permutation of the axes of {self.shape}")
+        return _apply(ops.Transpose, self, axes=axes or None)
 
     @property
     def T(self) -> Tensor:
@@ -309,14 +329,14 @@ class Tensor:
     def unsqueeze(self, axis: int) -> Tensor:
         """Insert an axis of length 1 at `axis` (negative counts from the end of the new shape)."""
         n = self.ndim + 1
-        if not -n <= axis < n:
+        if not _is_int(axis) or not -n <= axis < n:
             raise OpError(f"unsqueeze: axis {axis} is out of range for a {n - 1}-D tensor{in_scope(state.scope)}")
         return self.reshape(self.shape[: axis % n] + (1,) + self.shape[axis % n :])
 
     def squeeze(self, axis=None) -> Tensor:
         """Drop axes of length 1 (all of them, or the given one, which must have length 1)."""
         try:
-            return self.reshape(np.squeeze(self.data, axis).shape)
+            return self.reshape(np.squeeze(self.data, self._axes("squeeze", axis)).shape)
         except ValueError as err:
             raise OpError(f"squeeze: {err} (shape {self.shape}, axis {axis}){in_scope(state.scope)}") from None
 
@@ -325,35 +345,48 @@ class Tensor:
         one op makes all the pieces (a graph node with several outputs, as PyTorch's split)."""
         dim, size = self._axis("split", axis), split_size_or_sections
         n = self.shape[dim]
-        if isinstance(size, (int, np.integer)):
+        if _is_int(size):
             if size <= 0:
                 raise OpError(f"split: split_size must be positive, got {size} (tensor of shape {self.shape})")
             sizes = [min(size, n - s) for s in range(0, n, size)] or [0]
-        else:
+        elif isinstance(size, list | tuple) and all(map(_is_int, size)):
             sizes = [int(s) for s in size]
+        else:
+            raise TypeError(f"split: split_size_or_sections must be an int or a list of ints, got {size!r}")
         if sum(sizes) != n or min(sizes, default=0) < 0:
             raise OpError(f"split: sizes {sizes} must be at least 0 and add up to the {n} of axis {axis}, {self.shape}")
         return _apply(ops.Split, self, sizes=tuple(sizes), axis=dim)
 
     def chunk(self, chunks: int, axis: int = 0) -> tuple[Tensor, ...]:
         """`chunks` pieces of equal size along `axis` (the last smaller if it does not divide)."""
-        if chunks <= 0:
-            raise OpError(f"chunk: chunks must be positive, got {chunks}")
+        if not _is_int(chunks) or chunks <= 0:
+            raise OpError(f"chunk: chunks must be a positive integer, got {chunks!r}")
         n = self.shape[self._axis("chunk", axis)]
         return self.split(max(-(-n // chunks), 1), axis=axis)
 
     def unbind(self, axis: int = 0) -> tuple[Tensor, ...]:
         """The slices along `axis`, each with that axis removed: [x[0], x[1], ...], made by one op."""
-        return _apply(ops.Unbind, self, axis=self._axis("unbind", axis))
+        axis = self._axis("unbind", axis)
+        return _apply(ops.Unbind, self, axis=axis) if self.shape[axis] else ()  # no slices: no node
 
     def _axis(self, op: str, axis: int) -> int:
         """axis, checked and counted from 0 (negative counts from the end)."""
-        if not isinstance(axis, (int, np.integer)):
+        if not _is_int(axis):
             raise OpError(f"{op}: axis must be an integer, got {axis!r}")
         if not -self.ndim <= axis < self.ndim:
             where = in_scope(state.scope)
             raise OpError(f"{op}: axis {axis!r} is out of range for a tensor of shape {self.shape}{where}")
         return int(axis) % self.ndim
+
+    def _axes(self, op: str, axis):
+        """The axis (or tuple of axes, or None: all) of a reduction, checked and counted from 0.
+        A 0-d tensor takes axis 0 and -1, as in PyTorch (it has one element either way)."""
+        if axis is None or (self.ndim == 0 and axis in (0, -1, (0,), (-1,))):
+            return None
+        axes = tuple(self._axis(op, a) for a in (axis if isinstance(axis, tuple | list) else (axis,)))
+        if len(set(axes)) < len(axes):
+            raise OpError(f"{op}: axis {axis!r} names an axis twice")
+        return axes if isinstance(axis, tuple | list) else axes[0]
 
 
 class _Result(Tensor):
@@ -465,6 +498,15 @@ def topological_order(*tensors: Tensor) -> list[ops.Function]:
     return order
 
 
+def _is_int(n) -> bool:
+    return isinstance(n, int | np.integer) and not isinstance(n, bool)
+
+
+def _index(i):
+    """One part of an index: a tensor or an array becomes an array of our own (a copy)."""
+    return np.array(i.data if isinstance(i, Tensor) else i) if isinstance(i, Tensor | np.ndarray | list) else i
+
+
 def _key(t: Tensor):
     """What stands for a tensor in the graph: a leaf itself, or (node, k) for output k of the op that made it."""
     return t if t._ctx is None else (t._ctx, t._k)
@@ -526,19 +568,25 @@ def _check_finite(fn: ops.Function, arrays, where: str, inputs) -> None:
 # -- functions of several tensors -----------------------------------------------------------------
 
 
-def cat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
+def _tensors(op: str, tensors: Sequence[Tensor]) -> list[Tensor]:
+    """The list of tensors cat and stack join, checked."""
     tensors = list(tensors)
     if not tensors:
-        raise OpError("cat: needs at least one tensor")
-    return _apply(ops.Cat, *tensors, axis=axis)
+        raise OpError(f"{op}: needs at least one tensor")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: expected Tensors, got {type(t).__name__} at position {i}; wrap it: tg.Tensor(x)")
+    return tensors
+
+
+def cat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    return _apply(ops.Cat, *_tensors("cat", tensors), axis=axis)
 
 
 def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """Join tensors of the same shape along a new axis."""
-    tensors = list(tensors)
-    if not tensors:
-        raise OpError("stack: needs at least one tensor")
+    tensors = _tensors("stack", tensors)
     if len({t.shape for t in tensors}) > 1:
         shapes = sorted({t.shape for t in tensors})
         raise OpError(f"stack: all tensors need the same shape, got {shapes}{in_scope(state.scope)}")

@@ -5,16 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import OpError, Tensor
+from .module import tensor_arg
 
 _REDUCTIONS = ("mean", "sum", "none")
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    return x.softmax(axis)
+    return tensor_arg(x, "softmax").softmax(axis)
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    return x.log_softmax(axis)
+    return tensor_arg(x, "log_softmax").log_softmax(axis)
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
@@ -32,6 +33,7 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
     """
     if reduction not in _REDUCTIONS:
         raise ValueError(f"cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    tensor_arg(logits, "cross_entropy", "logits")
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
     if t.dtype.kind not in "iu":
         raise OpError(f"cross_entropy: target must hold class indices (integers), got dtype {t.dtype}")
@@ -53,6 +55,7 @@ def mse_loss(pred: Tensor, target, reduction: str = "mean") -> Tensor:
     """mean((pred - target)^2); shapes must be equal (a silent broadcast is a classic bug)."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"mse_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    tensor_arg(pred, "mse_loss", "pred")
     target = target if isinstance(target, Tensor) else Tensor(np.asarray(target, dtype=pred.dtype))
     if target.shape != pred.shape:
         raise OpError(f"mse_loss: pred {pred.shape} and target {target.shape} must have the same shape")

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..core import OpError, Tensor
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, tensor_arg
 
 
 class Linear(Module):
@@ -24,7 +24,7 @@ class Linear(Module):
         self.bias = Parameter(init.uniform((out_features,), bound, rng), name="bias") if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
-        y = x @ self.weight.T
+        y = tensor_arg(x, "Linear") @ self.weight.T
         return y + self.bias if self.bias is not None else y
 
     def extra_repr(self) -> str:

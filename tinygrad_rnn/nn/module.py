@@ -17,6 +17,13 @@ import numpy as np
 from ..core import Tensor, scope
 
 
+def tensor_arg(x, who: str, what: str = "input") -> Tensor:
+    """x if it is a Tensor, else a TypeError that says what to write (PyTorch refuses arrays too)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{who}: {what} must be a Tensor, got {type(x).__name__}; wrap it: tg.Tensor(x)")
+    return x
+
+
 class Parameter(Tensor):
     """A leaf Tensor that a Module trains: requires_grad is always on."""
 
@@ -49,26 +56,36 @@ class Module:
                 for k, sub in enumerate(value):
                     yield f"{name}.{k}", sub
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        """(dotted name, parameter) for this module's own parameters, then each child's."""
-        for name, value in vars(self).items():
-            if isinstance(value, Parameter):
-                yield prefix + name, value
+    def named_modules(self, prefix: str = "", _seen: set[int] | None = None) -> Iterator[tuple[str, Module]]:
+        """(dotted path, module) for this module and every module below it, each once: a module two
+        parents share, or one that refers back up the tree, is listed under its first path only."""
+        seen = set() if _seen is None else _seen
+        if id(self) in seen:
+            return
+        seen.add(id(self))
+        yield prefix, self
         for name, child in self.named_children():
-            yield from child.named_parameters(prefix=f"{prefix}{name}.")
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name, seen)
+
+    def _own_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """This module's own parameters (not its children's), by attribute name."""
+        return ((name, v) for name, v in vars(self).items() if isinstance(v, Parameter))
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) for every parameter here and below, each once under its first name
+        (as in PyTorch: an optimizer must not step a shared parameter twice)."""
+        seen: set[int] = set()
+        for path, module in self.named_modules(prefix):
+            for name, p in module._own_parameters():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{path}.{name}" if path else name), p
 
     def parameters(self) -> Iterator[Parameter]:
-        """Each parameter once, even if two layers share it (an optimizer must not step it twice)."""
-        seen: set[int] = set()
-        for _, p in self.named_parameters():
-            if id(p) not in seen:
-                seen.add(id(p))
-                yield p
+        return (p for _, p in self.named_parameters())
 
     def modules(self) -> Iterator[Module]:
-        yield self
-        for _, child in self.named_children():
-            yield from child.modules()
+        return (m for _, m in self.named_modules())
 
     def zero_grad(self) -> None:
         for p in self.parameters():
@@ -85,7 +102,7 @@ class Module:
     def to_dtype(self, dtype) -> Module:
         """Cast every parameter's values to dtype (the Parameter objects stay the same)."""
         for p in self.parameters():
-            p.data = p.data.astype(dtype)
+            p.data = Tensor(p.data, dtype=dtype).data  # (a dtype a tensor cannot hold is refused here)
             p.grad = None
         return self
 
@@ -111,6 +128,11 @@ class Module:
         Every missing, unexpected or wrongly shaped key is named in one error; nothing is changed
         unless the whole state_dict fits. strict=False ignores missing and unexpected keys.
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(
+                f"load_state_dict: expected a mapping of names to arrays (e.g. from state_dict() or tg.load), "
+                f"got {type(state_dict).__name__}"
+            )
         own = dict(self.named_parameters())
         values = {k: np.asarray(v.data if isinstance(v, Tensor) else v) for k, v in state_dict.items()}
         missing = [k for k in own if k not in values]
@@ -136,14 +158,15 @@ class Module:
             if k in values:
                 p.data[...] = values[k]
 
-    def __repr__(self) -> str:
+    def __repr__(self, _above: tuple[int, ...] = ()) -> str:
         children = list(self.named_children())
         extra = self.extra_repr()
         if not children:
             return f"{type(self).__name__}({extra})"
-        lines = [f"{type(self).__name__}({extra}"]
-        for name, child in children:
-            lines.append("  (" + name + "): " + repr(child).replace("\n", "\n  "))
+        lines, path = [f"{type(self).__name__}({extra}"], (*_above, id(self))
+        for name, child in children:  # a child that is also its own ancestor is named, not printed again
+            text = f"<{type(child).__name__}, above>" if id(child) in path else child.__repr__(path)
+            lines.append("  (" + name + "): " + text.replace("\n", "\n  "))
         return "\n".join(lines) + "\n)"
 
     def extra_repr(self) -> str:

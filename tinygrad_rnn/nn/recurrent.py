@@ -21,9 +21,9 @@ import math
 
 import numpy as np
 
-from ..core import OpError, Tensor, scope, stack, zeros
+from ..core import OpError, Tensor, is_anomaly_enabled, scope, stack, zeros
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, tensor_arg
 
 
 def _named(t: Tensor, name: str) -> Tensor:
@@ -60,7 +60,7 @@ class _CellBase(Module):
         fold_hidden_bias, bias_hh is added to the input projection instead, once, and the weights
         carry no bias. A layer calls this once per sequence, so weight_hh is transposed once.
         """
-        if x.shape[-1] != self.input_size:
+        if tensor_arg(x, type(self).__name__).ndim == 0 or x.shape[-1] != self.input_size:
             raise OpError(
                 f"{type(self).__name__}: input has {x.shape[-1]} features (shape {x.shape}), "
                 f"expected input_size={self.input_size}"
@@ -296,11 +296,11 @@ class _RecurrentLayer(Module):
             for k in range(num_layers)
         ]
 
-    def named_parameters(self, prefix: str = ""):
+    def _own_parameters(self):
         """PyTorch's flat names: weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, weight_ih_l1, ..."""
         for k, cell in enumerate(self.cells):
-            for name, p in cell.named_parameters():
-                yield f"{prefix}{name}_l{k}", p
+            for name, p in cell._own_parameters():
+                yield f"{name}_l{k}", p
 
     def __getattr__(self, name: str):
         """PyTorch's attribute names work too: lstm.weight_hh_l1 is lstm.cells[1].weight_hh."""
@@ -317,31 +317,42 @@ class _RecurrentLayer(Module):
 
     def _initial(self, hx, batch: tuple[int, ...], dtype) -> list:
         """One state per layer, from hx of shape (num_layers, B, H) (a pair (h_0, c_0) for LSTMs)."""
-        names = ("h_0", "c_0") if self.has_cell_state else ("h_0",)
+        who, names = type(self).__name__, ("h_0", "c_0") if self.has_cell_state else ("h_0",)
+        if hx is not None and self.has_cell_state and not (isinstance(hx, tuple | list) and len(hx) == 2):
+            raise TypeError(f"{who}: hx must be a pair (h_0, c_0), got {type(hx).__name__}; pass (h_0, c_0)")
         parts = (None,) * len(names) if hx is None else (tuple(hx) if self.has_cell_state else (hx,))
         expected = (self.num_layers, *batch, self.hidden_size)
         for name, part in zip(names, parts, strict=True):
-            if part is not None and part.shape != expected:
+            if part is not None and tensor_arg(part, who, name).shape != expected:
                 raise OpError(f"{type(self).__name__}: {name} has shape {part.shape}, expected {expected}")
         parts = [zeros(expected, dtype=dtype) if part is None else part for part in parts]
         states = [tuple(part[k] for part in parts) for k in range(self.num_layers)]
         return states if self.has_cell_state else [state[0] for state in states]
 
     def forward(self, input: Tensor, hx=None):
-        if input.ndim not in (2, 3):
+        if tensor_arg(input, type(self).__name__).ndim not in (2, 3):
             raise OpError(f"{type(self).__name__}: input must be 2-D (T, I) or 3-D, got shape {input.shape}")
         batched = input.ndim == 3
         x = input.transpose(1, 0, 2) if batched and self.batch_first else input
+        if x.shape[0] == 0:
+            raise OpError(f"{type(self).__name__}: the input has no time steps (shape {input.shape})")
         batch = x.shape[1:2] if batched else ()
         states = self._initial(hx, batch, x.dtype)
         finals = []
         for k, cell in enumerate(self.cells):
             with scope(f"layer={k}"):
-                gi, weights = cell.projections(x, fold_hidden_bias=cell.folds_hidden_bias)  # once for all T steps
+                # Under tg.detect_anomaly() each step projects its own input, inside its scope, so an error names t.
+                per_step = is_anomaly_enabled()
+                if not per_step:
+                    gi, weights = cell.projections(x, fold_hidden_bias=cell.folds_hidden_bias)  # once for all T steps
+                    pieces = gi.unbind(0)  # step t's piece of the projection
                 state = states[k]
                 outputs = []
-                for t, gi_t in enumerate(gi.unbind(0)):  # step t's piece of the projection
+                for t in range(x.shape[0]):
                     with scope(f"t={t}"):
+                        gi_t, weights = (
+                            cell.projections(x[t], cell.folds_hidden_bias) if per_step else (pieces[t], weights)
+                        )
                         state = cell.recur(gi_t, state, weights)
                     outputs.append(state[0] if self.has_cell_state else state)
                 x = stack(outputs, axis=0)

@@ -268,3 +268,41 @@ def test_slicing_one_tensor_per_step_accumulates_every_step():
         total = total + (x[t] * float(t)).sum()
     total.backward()
     np.testing.assert_array_equal(x.grad[:, 0], np.arange(50, dtype=float))
+
+
+# -- detect_anomaly names the time step ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("layer", ["RNN", "LSTM", "GRU", "PeepholeLSTM", "CoupledLSTM"])
+def test_detect_anomaly_names_the_time_step_of_a_nan_in_the_input(layer):
+    model = getattr(nn, layer)(I, H, num_layers=2)
+    x = np.random.default_rng(0).standard_normal((10, B, I))
+    x[7, 1, 2] = np.nan
+    with tg.detect_anomaly(), pytest.raises(tg.AnomalyError, match=rf"in scope {layer.lower()}/layer=0/t=7\)"):
+        model(tg.Tensor(x))
+
+
+@pytest.mark.parametrize("layer", ["LSTM", "GRU"])
+def test_detect_anomaly_names_the_time_step_of_a_nan_in_the_gradient(layer):
+    model = getattr(nn, layer)(I, H).double()
+    with tg.detect_anomaly():
+        out, _ = model(rand(6, B, I))
+    grad = np.ones(out.shape)
+    grad[4, 0, 1] = np.inf  # dL/dh_4 is infinite: backward's first step through it is t=4
+    where = rf"backward produced nan or inf.* gradient for 'h' .*{layer.lower()}/layer=0/t=4[/)]"
+    with tg.detect_anomaly(), np.errstate(invalid="ignore"), pytest.raises(tg.AnomalyError, match=where):
+        out.backward(grad)
+
+
+def test_anomaly_mode_gives_the_same_numbers():
+    model = nn.LSTM(I, H, num_layers=2).double()
+    x = rand(T, B, I, seed=1)
+    results = []
+    for anomaly in (False, True):
+        model.zero_grad()
+        with tg.detect_anomaly() if anomaly else tg.enable_grad():
+            out, (h, c) = model(x)
+            (out.sum() + c.sum()).backward()
+        results.append([out.data, c.data, *(p.grad for p in model.parameters())])
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)

@@ -51,7 +51,7 @@ def operand(value, like: np.dtype, where: str) -> np.ndarray:
     """The other operand of `tensor <op> value` as an array: a number in the dtype PyTorch gives
     it (see the file's docstring), an array copied and checked."""
     if isinstance(value, bool | int | float | np.bool_ | np.integer | np.floating):
-        kind = np.asarray(value).dtype.kind
+        kind = "b" if isinstance(value, bool | np.bool_) else "f" if isinstance(value, float | np.floating) else "i"
         if _RANK[kind] > _RANK[like.kind]:
             return np.asarray(value, FLOAT if kind == "f" else np.int64)
         if like.kind in "iu" and not np.iinfo(like).min <= value <= np.iinfo(like).max:

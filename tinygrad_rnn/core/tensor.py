@@ -169,6 +169,8 @@ class Tensor:
         operand is copied, so changing it after the forward pass cannot change the gradient."""
         if not isinstance(other, Tensor):
             other = Tensor._leaf(dtypes.operand(other, self.dtype, op))
+        if other.data.dtype == self.data.dtype:
+            return self, other
         dtype = dtypes.promote(self.dtype, other.dtype)  # a cast below is of an integer: it has no gradient
         a, b = (t if t.dtype.kind == dtype.kind else Tensor._leaf(t.data.astype(dtype)) for t in (self, other))
         return a, b
@@ -557,12 +559,17 @@ def _describe(t) -> str:
 
 
 def _check_finite(fn: ops.Function, arrays, where: str, inputs) -> None:
-    """detect_anomaly(): raise if any of the arrays an op made holds nan or inf."""
-    for a in map(_dense, arrays):
+    """detect_anomaly(): raise if any of the arrays an op made holds nan or inf. In backward, array k
+    is the gradient for input k: the error names that input and where it was made (its scope)."""
+    for k, a in enumerate(map(_dense, arrays)):
         if a is not None and a.dtype.kind == "f" and not np.isfinite(a).all():
             names = ", ".join(_describe(t) for t in inputs)
             scope = in_scope(fn.scope or state.scope)
-            raise AnomalyError(f"{fn.name}: {where} produced nan or inf{scope}; inputs: {names}")
+            culprit = ""
+            if where == "backward":
+                made_in = inputs[k][0].scope if type(inputs[k]) is tuple else inputs[k].scope
+                culprit = f", in the gradient for {_describe(inputs[k])}{in_scope(made_in)}"
+            raise AnomalyError(f"{fn.name}: {where} produced nan or inf{scope}{culprit}; inputs: {names}")
 
 
 # -- functions of several tensors -----------------------------------------------------------------

@@ -368,6 +368,36 @@ BAD = [
         "neg: .*boolean.*bool",
     ),
     ("uint8 plus 300", lambda: tg.Tensor(np.array([1], np.uint8)) + 300, tg.OpError, "add: 300 does not fit"),
+    ("zeros of a negative size", lambda: tg.zeros(-1), TypeError, r"zeros: a shape is integers >= 0, got \(-1,\)"),
+    ("ones of a float size", lambda: tg.ones(1.5), TypeError, "ones: a shape"),
+    (
+        "SGD lr that is a string",
+        lambda: tg.optim.SGD([tg.Tensor([1.0], requires_grad=True)], lr="a"),
+        ValueError,
+        "SGD: lr",
+    ),
+    ("Linear of a negative size", lambda: tg.nn.Linear(-2, 3), ValueError, "Linear: in_features must be an integer"),
+    ("Embedding of a negative size", lambda: tg.nn.Embedding(-5, 3), ValueError, "Embedding: num_embeddings"),
+    ("LSTM of a float size", lambda: tg.nn.LSTM(2.5, 3), ValueError, "LSTMCell: input_size and hidden_size"),
+    ("LSTM of a float num_layers", lambda: tg.nn.LSTM(2, 3, num_layers=1.5), ValueError, "LSTM: num_layers"),
+    ("mse_loss of strings", lambda: F.mse_loss(tg.Tensor([1.0, 2.0]), ["a", "b"]), TypeError, "mse_loss: unsupported"),
+    (
+        "backward of a string grad",
+        lambda: (tg.Tensor([1.0], requires_grad=True) * 2).backward("a"),
+        tg.BackwardError,
+        "",
+    ),
+    ("pow of a string", lambda: tg.Tensor([1.0]) ** "a", TypeError, "pow: the exponent must be a number"),
+    ("pow of a complex", lambda: tg.Tensor([1.0]) ** 1j, TypeError, "pow: the exponent must be a number"),
+    ("cat along axis 5", lambda: tg.cat([tg.Tensor(np.ones((2, 3)))] * 2, axis=5), tg.OpError, "cat: axis 5"),
+    ("detach_state of arrays", lambda: tg.nn.detach_state([np.ones(2)]), TypeError, "detach_state"),
+    ("manual_seed of a string", lambda: tg.manual_seed("a"), TypeError, "manual_seed: seed"),
+    (
+        "load_state_dict of ragged lists",
+        lambda: tg.nn.Linear(2, 2).load_state_dict({"weight": [[1, 2], [3]], "bias": [0, 0]}),
+        ValueError,
+        "load_state_dict for Linear: a value is not an array",
+    ),
 ]
 
 
@@ -382,6 +412,11 @@ def test_an_error_that_is_not_about_broadcasting_does_not_say_broadcast():
     with pytest.raises(tg.OpError) as info:
         tg.Tensor(np.ones((2, 3), bool)) - tg.Tensor(np.ones((2, 3), bool))
     assert "broadcast" not in str(info.value)
+
+
+def test_gradcheck_of_an_input_that_is_not_c_ordered():
+    w = tg.Tensor(np.arange(6.0).reshape(2, 3).T, requires_grad=True)  # a transposed view: Fortran order
+    assert tg.gradcheck(lambda w: (w * w * w).sum(), [w])
 
 
 # -- hypothesis: random arrays, random binary ops, against numpy in float64 ------------------------------

@@ -68,15 +68,14 @@ def gradcheck(
         x = xs[k]
         analytic = x.grad if x.grad is not None else np.zeros_like(x.data)
         numeric = np.zeros_like(x.data)
-        flat, num = x.data.reshape(-1), numeric.reshape(-1)  # views: perturbing flat perturbs x
-        for i in range(flat.size):
-            orig = flat[i]
-            flat[i] = orig + eps
+        for i in np.ndindex(x.shape):  # element by element in x's own array, whatever its memory order
+            orig = x.data[i]
+            x.data[i] = orig + eps
             up = objective()
-            flat[i] = orig - eps
+            x.data[i] = orig - eps
             down = objective()
-            flat[i] = orig
-            num[i] = (up - down) / (2 * eps)
+            x.data[i] = orig
+            numeric[i] = (up - down) / (2 * eps)
         excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
         if (excess > 0).any():
             worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(excess)), x.shape))

@@ -61,7 +61,7 @@ class Optimizer:
 
 def _check_nonnegative(opt: Optimizer, **values: float) -> None:
     for name, value in values.items():
-        if not value >= 0.0:  # written this way so nan is rejected too
+        if not isinstance(value, int | float | np.number) or not value >= 0.0:  # (nan is rejected too)
             raise ValueError(f"{type(opt).__name__}: {name} must be >= 0, got {value}")
 
 

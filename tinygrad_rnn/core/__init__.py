@@ -1,6 +1,6 @@
 """The engine, in the order docs/autograd.md reads it: modes.py, ops.py, tensor.py."""
 
-from . import ops
+from . import dtypes, ops
 from .modes import (
     AnomalyError,
     BackwardError,
@@ -17,7 +17,7 @@ from .modes import (
 from .ops import Function
 from .tensor import Lazy, Tensor, cat, ones, stack, topological_order, zeros
 
-__all__ = ["AnomalyError", "BackwardError", "Function", "Lazy", "OpError", "Tensor", "cat", "current_scope"]
+__all__ = ["AnomalyError", "BackwardError", "Function", "Lazy", "OpError", "Tensor", "cat", "current_scope", "dtypes"]
 __all__ += [
     "detect_anomaly",
     "enable_grad",

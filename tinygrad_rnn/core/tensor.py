@@ -89,7 +89,10 @@ class Tensor:
             )
         if grad is None:
             return np.ones(self.shape, self.dtype)
-        g = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+        try:
+            g = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+        except (ValueError, TypeError) as err:
+            raise BackwardError(f"backward: grad must be numbers of shape {self.shape}: {err}") from None
         if g.shape != self.shape:
             raise BackwardError(f"backward: grad has shape {g.shape} but the tensor has shape {self.shape}")
         return g
@@ -209,7 +212,7 @@ class Tensor:
         return _apply(ops.Neg, self)
 
     def __pow__(self, p) -> Tensor:
-        if isinstance(p, Tensor) or not np.isscalar(p):
+        if not isinstance(p, int | float | np.integer | np.floating):
             raise TypeError(
                 f"pow: the exponent must be a number, got {type(p).__name__}; "
                 "for a tensor exponent write (b * a.log()).exp()"
@@ -588,7 +591,8 @@ def _tensors(op: str, tensors: Sequence[Tensor]) -> list[Tensor]:
 
 def cat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis."""
-    return _apply(ops.Cat, *_tensors("cat", tensors), axis=axis)
+    tensors = _tensors("cat", tensors)
+    return _apply(ops.Cat, *tensors, axis=tensors[0]._axis("cat", axis))
 
 
 def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
@@ -600,11 +604,17 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     return _apply(ops.Stack, *tensors, axis=axis)
 
 
+def _shape(op: str, shape: tuple) -> tuple[int, ...]:
+    """zeros(2, 3), zeros((2, 3)): the shape, checked."""
+    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
+    if not all(_is_int(n) and n >= 0 for n in shape):
+        raise TypeError(f"{op}: a shape is integers >= 0, got {shape!r}")
+    return shape
+
+
 def zeros(*shape, requires_grad: bool = False, dtype=np.float32, name: str | None = None) -> Tensor:
-    shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-    return Tensor(np.zeros(shape, dtype=dtype), requires_grad=requires_grad, name=name)
+    return Tensor(np.zeros(_shape("zeros", shape), dtype=dtype), requires_grad=requires_grad, name=name)
 
 
 def ones(*shape, requires_grad: bool = False, dtype=np.float32, name: str | None = None) -> Tensor:
-    shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-    return Tensor(np.ones(shape, dtype=dtype), requires_grad=requires_grad, name=name)
+    return Tensor(np.ones(_shape("ones", shape), dtype=dtype), requires_grad=requires_grad, name=name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import OpError, Tensor
+from ..core import OpError, Tensor, dtypes
 from .module import tensor_arg
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -56,7 +56,7 @@ def mse_loss(pred: Tensor, target, reduction: str = "mean") -> Tensor:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"mse_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     tensor_arg(pred, "mse_loss", "pred")
-    target = target if isinstance(target, Tensor) else Tensor(np.asarray(target, dtype=pred.dtype))
+    target = target if isinstance(target, Tensor) else Tensor(dtypes.array(target, where="mse_loss"), dtype=pred.dtype)
     if target.shape != pred.shape:
         raise OpError(f"mse_loss: pred {pred.shape} and target {target.shape} must have the same shape")
     diff = pred - target

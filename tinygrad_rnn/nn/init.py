@@ -14,6 +14,8 @@ _rng = np.random.default_rng()
 def manual_seed(seed: int) -> np.random.Generator:
     """Reseed the generator used by layer initialisation; returns it."""
     global _rng
+    if not isinstance(seed, int | np.integer) or seed < 0:
+        raise TypeError(f"manual_seed: seed must be a non-negative integer, got {seed!r}")
     _rng = np.random.default_rng(seed)
     return _rng
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..core import OpError, Tensor
 from . import init
-from .module import Module, Parameter, tensor_arg
+from .module import Module, Parameter, sizes, tensor_arg
 
 
 class Linear(Module):
@@ -18,6 +18,7 @@ class Linear(Module):
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, rng=None) -> None:
+        sizes("Linear", in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
         bound = 1 / math.sqrt(in_features) if in_features else 0.0
         self.weight = Parameter(init.uniform((out_features, in_features), bound, rng), name="weight")
@@ -39,6 +40,7 @@ class Embedding(Module):
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, rng=None) -> None:
+        sizes("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.weight = Parameter(init.normal((num_embeddings, embedding_dim), 1.0, rng), name="weight")
 

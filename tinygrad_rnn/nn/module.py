@@ -24,6 +24,13 @@ def tensor_arg(x, who: str, what: str = "input") -> Tensor:
     return x
 
 
+def sizes(who: str, **values) -> None:
+    """Check that every size given (in_features=3, ...) is an integer >= 0."""
+    for name, n in values.items():
+        if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 0:
+            raise ValueError(f"{who}: {name} must be an integer >= 0, got {n!r}")
+
+
 class Parameter(Tensor):
     """A leaf Tensor that a Module trains: requires_grad is always on."""
 
@@ -134,7 +141,10 @@ class Module:
                 f"got {type(state_dict).__name__}"
             )
         own = dict(self.named_parameters())
-        values = {k: np.asarray(v.data if isinstance(v, Tensor) else v) for k, v in state_dict.items()}
+        try:
+            values = {k: np.asarray(v.data if isinstance(v, Tensor) else v) for k, v in state_dict.items()}
+        except ValueError as err:  # ragged lists
+            raise ValueError(f"load_state_dict for {type(self).__name__}: a value is not an array: {err}") from None
         missing = [k for k in own if k not in values]
         unexpected = [k for k in values if k not in own]
         wrong = [

@@ -40,8 +40,11 @@ class _CellBase(Module):
     folds_hidden_bias = True
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, rng=None) -> None:
-        if input_size <= 0 or hidden_size <= 0:
-            raise ValueError(f"{type(self).__name__}: input_size and hidden_size must be positive")
+        if not all(isinstance(n, int) and n > 0 for n in (input_size, hidden_size)):
+            raise ValueError(
+                f"{type(self).__name__}: input_size and hidden_size must be positive integers, "
+                f"got {input_size!r} and {hidden_size!r}"
+            )
         self.input_size, self.hidden_size = input_size, hidden_size
         k = 1 / math.sqrt(hidden_size)
         G = self.n_gates * hidden_size
@@ -287,7 +290,7 @@ class _RecurrentLayer(Module):
         rng=None,
         **cell_kwargs,
     ) -> None:
-        if num_layers < 1:
+        if not isinstance(num_layers, int) or num_layers < 1:
             raise ValueError(f"{type(self).__name__}: num_layers must be at least 1, got {num_layers}")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.batch_first = batch_first
@@ -402,6 +405,6 @@ def detach_state(state):
     """
     if state is None:
         return None
-    if isinstance(state, tuple):
-        return tuple(s.detach() for s in state)
-    return state.detach()
+    if isinstance(state, tuple | list):
+        return tuple(tensor_arg(s, "detach_state", "each state").detach() for s in state)
+    return tensor_arg(state, "detach_state", "state").detach()

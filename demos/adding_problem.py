@@ -45,6 +45,7 @@ from tqdm import tqdm  # noqa: E402
 import tinygrad_rnn as tg  # noqa: E402
 import tinygrad_rnn.nn.functional as F  # noqa: E402
 from tinygrad_rnn import nn  # noqa: E402
+from tinygrad_rnn.cli import positive_int, writable_dir  # noqa: E402
 from tinygrad_rnn.data import ADDING_BASELINE, adding_batch  # noqa: E402
 
 # -- settings ---------------------------------------------------------------------------------------
@@ -155,21 +156,23 @@ def main(argv: list[str] | None = None) -> None:
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--full", action="store_true", help="T up to 100, more updates and seeds")
     size.add_argument("--smoke", action="store_true", help="a tiny run that checks everything works (seconds)")
-    parser.add_argument("--lengths", type=int, nargs="+", help="sequence lengths T to try (default depends on mode)")
-    parser.add_argument("--seeds", type=int, help="seeds per cell and length")
-    parser.add_argument("--updates", type=int, help="the budget of updates per run")
-    parser.add_argument("--hidden", type=int, default=HIDDEN, help=f"hidden size of both cells (default {HIDDEN})")
+    parser.add_argument("--lengths", type=positive_int, nargs="+", help="sequence lengths T (default depends on mode)")
+    parser.add_argument("--seeds", type=positive_int, help="seeds per cell and length")
+    parser.add_argument("--updates", type=positive_int, help="the budget of updates per run")
+    parser.add_argument(
+        "--hidden", type=positive_int, default=HIDDEN, help=f"hidden size of both cells (default {HIDDEN})"
+    )
     parser.add_argument("--forget-bias", type=float, default=FORGET_BIAS, help="added to the LSTM's forget bias")
     parser.add_argument("--out", type=Path, default=OUT, help="where to write the plots and tables")
     args = parser.parse_args(argv)
-    tg.speed.keep_freed_memory()  # training steps reuse freed memory (a speed lesson: speed/malloc.py)
     mode = MODES["full" if args.full else "smoke" if args.smoke else "quick"]
     lengths = tuple(args.lengths or mode["lengths"])
     if min(lengths) < 2:
         parser.error("every length must be at least 2 (one marker in each half)")
     seeds, updates = args.seeds or mode["seeds"], args.updates or mode["updates"]
     HIDDEN, FORGET_BIAS = args.hidden, args.forget_bias
-    args.out.mkdir(parents=True, exist_ok=True)
+    writable_dir(parser, args.out)
+    tg.speed.keep_freed_memory()  # training steps reuse freed memory (a speed lesson: speed/malloc.py)
 
     # The baseline on the very test sets the models are scored on (it approaches 1/6 as they grow).
     targets = [adding_batch(np.random.default_rng(10_000 + s), TEST_SIZE, t)[1] for t in lengths for s in range(seeds)]

@@ -24,6 +24,7 @@ import argparse
 import numpy as np
 
 import tinygrad_rnn as tg
+from tinygrad_rnn.cli import non_negative_int
 
 # -- settings ---------------------------------------------------------------------------------------
 SEED = 0  # the leaves' values are drawn from this seed (override with --seed)
@@ -111,7 +112,9 @@ def tour(seed: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=SEED, help=f"seed of the leaves' values (default {SEED})")
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=SEED, help=f"seed of the leaves' values (default {SEED})"
+    )
     parser.add_argument("--smoke", action="store_true", help="run quickly (the tour is already quick)")
     args = parser.parse_args()
     tour(args.seed)

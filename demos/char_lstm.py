@@ -52,6 +52,7 @@ from tqdm import tqdm  # noqa: E402
 import tinygrad_rnn as tg  # noqa: E402
 import tinygrad_rnn.nn.functional as F  # noqa: E402
 from tinygrad_rnn import nn  # noqa: E402
+from tinygrad_rnn.cli import non_negative_int, positive_float, positive_int, writable_dir  # noqa: E402
 from tinygrad_rnn.data import stdlib_docstrings  # noqa: E402
 
 # -- settings ---------------------------------------------------------------------------------------
@@ -338,27 +339,47 @@ def report(run: Progress, settings: dict, corpus: str, baselines: dict, final_sa
 
 
 # -- the command ------------------------------------------------------------------------------------
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--full", action="store_true", help="a 2-layer, 256-unit model on all the docstrings (slow)")
     size.add_argument("--smoke", action="store_true", help="a tiny run that checks everything works (seconds)")
-    for name, value in SETTINGS.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), help=f"(default {value}; see SETTINGS)")
+    for name, value in SETTINGS.items():  # every count at least 1 (the seed at least 0), lr and clip above 0
+        kind = non_negative_int if name == "seed" else positive_int if isinstance(value, int) else positive_float
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, help=f"(default {value}; see SETTINGS)")
     parser.add_argument("--text", type=Path, help="train on this UTF-8 text file instead of the stdlib docstrings")
     parser.add_argument("--out", type=Path, default=OUT, help=f"where to write everything (default {OUT})")
     resume = "continue the run in CHECKPOINT (default OUT/checkpoint.npz), with its settings and text; --steps extends"
     parser.add_argument("--resume", nargs="?", const=True, metavar="CHECKPOINT", help=resume)
     parser.add_argument("--sample", type=Path, metavar="CHECKPOINT", help="only print a sample from CHECKPOINT")
-    parser.add_argument("--temperature", type=float, default=TEMPERATURE, help="of --sample (default %(default)s)")
-    parser.add_argument("--length", type=int, default=SAMPLE_LEN, help="characters to write (default %(default)s)")
+    parser.add_argument(
+        "--temperature", type=positive_float, default=TEMPERATURE, help="of --sample (default %(default)s)"
+    )
+    parser.add_argument(
+        "--length", type=non_negative_int, default=SAMPLE_LEN, help="characters to write (default %(default)s)"
+    )
     parser.add_argument("--prime", default=PRIME, help="the text samples start from (default %(default)r)")
-    return parser.parse_args(argv)
+    return parser
 
 
-def sample_command(args: argparse.Namespace) -> None:
-    ckpt = tg.load(args.sample)
+def read_checkpoint(parser: argparse.ArgumentParser, flag: str, path: Path) -> dict:
+    """The checkpoint at path, or exit through parser.error saying why it cannot be used."""
+    if not path.is_file():
+        hint = " (start a run without --resume first, or give the checkpoint's path)" if flag == "--resume" else ""
+        parser.error(f"{flag}: there is no checkpoint {path}{hint}")
+    try:
+        ckpt = tg.load(path)
+        checkpoint_settings(ckpt)
+    except (OSError, ValueError) as err:
+        parser.error(f"{flag}: {err}")
+    except KeyError as err:
+        parser.error(f"{flag}: {path} is not a checkpoint of char_lstm.py (it has no {err})")
+    return ckpt
+
+
+def sample_command(args: argparse.Namespace, ckpt: dict) -> None:
     settings, _, vocab = checkpoint_settings(ckpt)
+    tg.speed.keep_freed_memory()  # each character drawn reuses freed memory (a speed lesson: speed/malloc.py)
     model, opt = build(settings, len(vocab))
     restore(ckpt, model, opt)
     rng = np.random.default_rng(args.seed if args.seed is not None else 0)
@@ -366,28 +387,43 @@ def sample_command(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    tg.speed.keep_freed_memory()  # training steps reuse freed memory (a speed lesson: speed/malloc.py)
+    parser = make_parser()
+    args = parser.parse_args(argv)
     if args.sample:
-        return sample_command(args)
-    args.out.mkdir(parents=True, exist_ok=True)
+        return sample_command(args, read_checkpoint(parser, "--sample", args.sample))
     path = args.out / "checkpoint.npz"
 
     ckpt, vocab = None, ""
-    resume_from = path if args.resume is True else args.resume
+    resume_from = path if args.resume is True else Path(args.resume or path)
     if args.resume:
-        ckpt = tg.load(resume_from)
+        overridden = [
+            k
+            for k in (*SETTINGS, "text", "full", "smoke")
+            if k != "steps" and getattr(args, k) != parser.get_default(k)
+        ]
+        if overridden:
+            given = ", ".join(f"--{k.replace('_', '-')}" for k in overridden)
+            parser.error(f"--resume continues with the checkpoint's settings and text: {given} cannot change them")
+        ckpt = read_checkpoint(parser, "--resume", resume_from)
         settings, source, vocab = checkpoint_settings(ckpt)
+        if args.steps is not None and args.steps < int(ckpt["run.step"]):
+            parser.error(f"--steps {args.steps}: the checkpoint is already at step {int(ckpt['run.step'])}")
         settings["steps"] = args.steps or settings["steps"]
     else:
         settings = SETTINGS | MODES["full" if args.full else "smoke" if args.smoke else "quick"]
         settings |= {k: v for k, v in vars(args).items() if k in SETTINGS and v is not None}
+        if args.text is not None and not args.text.is_file():
+            parser.error(f"--text: there is no file {args.text}")
         source = str(args.text.resolve()) if args.text else "stdlib"  # absolute: --resume may run elsewhere
+    writable_dir(parser, args.out)
 
     start = time.perf_counter()
-    text = load_text(source, settings["max_chars"])
+    try:
+        text = load_text(source, settings["max_chars"])
+    except (OSError, UnicodeDecodeError) as err:
+        parser.error(f"cannot read the text {source}: {err}")
     if ckpt is not None and zlib.crc32(text.encode("utf-8")) != int(ckpt["corpus.crc32"]):
-        raise SystemExit(f"the text of {source!r} has changed since the checkpoint was written: cannot resume")
+        parser.error(f"--resume: the text of {source!r} has changed since the checkpoint was written")
     vocab = vocab or "".join(sorted(set(text)))  # a resumed run keeps its checkpoint's vocabulary
     index = {ch: k for k, ch in enumerate(vocab)}
     ids = np.array([index[ch] for ch in text], dtype=np.int64)
@@ -396,8 +432,11 @@ def main(argv: list[str] | None = None) -> None:
     data = streams(train_ids, settings["batch"])  # (L, BATCH)
     val = streams(val_ids, max(1, min(VAL_STREAMS, n_val // 100)))  # (L', VAL_STREAMS), streams of 100+ chars
     T = settings["seq_len"]
-    if len(data) < T + 1:
-        raise SystemExit(f"the text is too short for {settings['batch']} streams of {T + 1} characters")
+    if len(data) < T + 1 or n_val < 2:
+        parser.error(
+            f"the text ({len(text):,} characters) is too short for {settings['batch']} streams of {T + 1} characters "
+            "and a tenth held out: give a longer --text, or a smaller --batch or --seq-len"
+        )
     corpus = (
         f"{'the stdlib docstrings' if source == 'stdlib' else source}: {len(text):,} characters "
         f"({len(train_ids):,} for training, {n_val:,} held out), {len(vocab)} distinct"
@@ -405,6 +444,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{corpus}; collected in {time.perf_counter() - start:.1f} s")
     baselines = ngram_losses(train_ids, val_ids, len(vocab))
 
+    tg.speed.keep_freed_memory()  # training steps reuse freed memory (a speed lesson: speed/malloc.py)
     model, opt = build(settings, len(vocab))
     zeros = np.zeros((settings["layers"], settings["batch"], settings["hidden"]), dtype=np.float32)
     if ckpt is not None:

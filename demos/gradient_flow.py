@@ -33,6 +33,7 @@ from tqdm import tqdm  # noqa: E402
 import tinygrad_rnn as tg  # noqa: E402
 import tinygrad_rnn.nn.functional as F  # noqa: E402
 from tinygrad_rnn import nn  # noqa: E402
+from tinygrad_rnn.cli import non_negative_int, positive_int, writable_dir  # noqa: E402
 from tinygrad_rnn.data import recall_batch  # noqa: E402
 from tinygrad_rnn.viz.views import elided  # noqa: E402
 
@@ -166,9 +167,9 @@ def main() -> None:
     global STEPS, GATE_BIAS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="a tiny run that checks everything works (seconds)")
-    parser.add_argument("--steps", type=int, default=STEPS, help="sequence length T")
-    parser.add_argument("--updates", type=int, default=UPDATES, help="training updates per cell")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=positive_int, default=STEPS, help="sequence length T")
+    parser.add_argument("--updates", type=positive_int, default=UPDATES, help="training updates per cell")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
     parser.add_argument(
         "--gate-bias", type=float, default=GATE_BIAS, help="added to the LSTM's forget / GRU's update gate bias"
     )
@@ -176,7 +177,7 @@ def main() -> None:
     args = parser.parse_args()
     STEPS, updates = (7, 3) if args.smoke else (args.steps, args.updates)
     GATE_BIAS = args.gate_bias
-    args.out.mkdir(parents=True, exist_ok=True)
+    writable_dir(parser, args.out)
     start = time.perf_counter()
 
     results, rows, losses = {}, [], {}

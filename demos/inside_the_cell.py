@@ -39,6 +39,7 @@ import long_term_dependency as task  # noqa: E402
 
 import tinygrad_rnn as tg  # noqa: E402
 import tinygrad_rnn.nn.functional as F  # noqa: E402
+from tinygrad_rnn.cli import non_negative_int, positive_int, writable_dir  # noqa: E402
 
 # -- settings ---------------------------------------------------------------------------------------
 GAP, SEED, UPDATES = 50, 0, 600
@@ -119,15 +120,17 @@ def plot(traces: dict, accuracies: dict, gap: int, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gap", type=int, default=GAP, help=f"filler words in the sentence (default {GAP})")
-    parser.add_argument("--seed", type=int, default=SEED, help=f"the seed of the models and sentence (default {SEED})")
-    parser.add_argument("--updates", type=int, default=UPDATES, help=f"training budget per model (default {UPDATES})")
+    parser.add_argument("--gap", type=positive_int, default=GAP, help=f"filler words in the sentence (default {GAP})")
+    parser.add_argument("--seed", type=non_negative_int, default=SEED, help=f"seed of the models (default {SEED})")
+    parser.add_argument(
+        "--updates", type=positive_int, default=UPDATES, help=f"training budget per model (default {UPDATES})"
+    )
     parser.add_argument("--smoke", action="store_true", help="a short gap and a few updates: checks that it runs")
     parser.add_argument("--out", type=Path, default=OUT, help=f"where to write the plot and tables (default {OUT})")
     args = parser.parse_args()
+    writable_dir(parser, args.out)
     tg.speed.keep_freed_memory()  # training steps reuse freed memory (a speed lesson: speed/malloc.py)
     gap, updates = (5, 4) if args.smoke else (args.gap, args.updates)
-    args.out.mkdir(parents=True, exist_ok=True)
     tokens = france_sentence(gap, 1_000 + args.seed)
 
     start = time.perf_counter()

@@ -45,6 +45,7 @@ from tqdm import tqdm  # noqa: E402
 import tinygrad_rnn as tg  # noqa: E402
 import tinygrad_rnn.nn.functional as F  # noqa: E402
 from tinygrad_rnn import nn  # noqa: E402
+from tinygrad_rnn.cli import positive_int, writable_dir  # noqa: E402
 
 # -- settings ---------------------------------------------------------------------------------------
 COUNTRIES = {
@@ -213,9 +214,11 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="a tiny run of the mode that checks it works (seconds)")
     parser.add_argument("--all-cells", action="store_true", help="also the peephole and coupled LSTMs")
     parser.add_argument("--cells", nargs="+", choices=[*CELLS, *MORE_CELLS], help="exactly these cells")
-    parser.add_argument("--gaps", type=int, nargs="+", help="gaps D to try (default: 1 5 10 20 50, --full adds 100)")
-    parser.add_argument("--seeds", type=int, help="seeds per model and gap (default: 3, --ablation 5)")
-    parser.add_argument("--updates", type=int, help="the budget of updates per run (default: 600)")
+    parser.add_argument(
+        "--gaps", type=positive_int, nargs="+", help="gaps D to try (default: 1 5 10 20 50, --full adds 100)"
+    )
+    parser.add_argument("--seeds", type=positive_int, help="seeds per model and gap (default: 3, --ablation 5)")
+    parser.add_argument("--updates", type=positive_int, help="the budget of updates per run (default: 600)")
     parser.add_argument(
         "--gate-bias",
         type=float,
@@ -228,9 +231,12 @@ def main() -> None:
         default=INPUT_BIAS,
         help=f"added to the LSTM's and peephole LSTM's input gate bias (default: {INPUT_BIAS:g})",
     )
-    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="runs at once (default: 2)")
+    parser.add_argument(
+        "--jobs", type=positive_int, default=min(2, os.cpu_count() or 1), help="runs at once (default: 2)"
+    )
     parser.add_argument("--out", type=Path, default=OUT, help=f"where to write the plot and tables (default: {OUT})")
     args = parser.parse_args()
+    writable_dir(parser, args.out)
     tg.speed.keep_freed_memory()  # training steps reuse freed memory (a speed lesson: speed/malloc.py)
     mode = SMOKE if args.smoke else MODES["full" if args.full else "ablation" if args.ablation else "quick"]
     gaps = tuple(args.gaps or mode["gaps"])
@@ -240,14 +246,13 @@ def main() -> None:
     else:
         cells = args.cells or [*CELLS, *(MORE_CELLS if args.all_cells else ())]
         models = {cell.upper(): (cell, args.gate_bias, args.input_bias) for cell in cells}
-    args.out.mkdir(parents=True, exist_ok=True)
 
     print(f"models: {', '.join(models)}; gaps {gaps}; {seeds} seeds; at most {updates} updates of {BATCH} sentences")
     print(f"hidden size {HIDDEN}; {len(LANGUAGES)} languages: chance is {CHANCE:.3f}; learned: accuracy >= {LEARNED}\n")
     jobs = [(name, gap, seed) for gap in gaps for name in models for seed in range(seeds)]
     start = time.perf_counter()
     work = [(*models[name][:1], gap, seed, updates, *models[name][1:]) for name, gap, seed in jobs]
-    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         outcomes = list(tqdm(pool.map(run, work), total=len(work), desc="training", unit="run", disable=args.smoke))
     minutes = (time.perf_counter() - start) / 60
     results = {name: {g: [] for g in gaps} for name in models}

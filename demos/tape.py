@@ -124,6 +124,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=STEPS, help=f"time steps of the LSTM (default {STEPS})")
     parser.add_argument("--smoke", action="store_true", help="run quickly (it is already quick)")
     args = parser.parse_args()
+    if args.steps < 2:  # in one step from a zero state, weight_hh gets no gradient: nothing to compare
+        parser.error(f"argument --steps: must be at least 2, got {args.steps}")
     worst = compare(2 if args.smoke else args.steps)
     print("the tape and the engine agree" if worst < 1e-10 else "the tape and the engine DISAGREE")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import warnings
 
@@ -530,3 +531,19 @@ def test_focus_between_the_loss_and_a_layers_input_or_weight():
             "t=1",
             "t=2",
         }
+
+
+def test_a_drawing_is_freed_by_reference_counting_alone():
+    """Drawing makes no reference cycle: nothing is left for the garbage collector to find."""
+    loss, xs = unrolled_loss("lstm", 3)
+    views = [{}, {"level": "gate"}, {"level": "cell", "detail": 1}, {"rolled": True, "backward": True}]
+    views += [{"level": "cell", "elide": (1, 1)}, {"focus": "forget_gate"}, {"focus": (loss, xs[0])}]
+    viz.draw(loss)  # what is made once (imports, caches) is made now
+    gc.collect()
+    gc.disable()
+    try:
+        for options in views:
+            viz.draw(loss, **options).source
+            assert gc.collect() == 0, options
+    finally:
+        gc.enable()

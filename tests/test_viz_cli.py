@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,14 +51,27 @@ def test_render_options(tmp_path, capsys):
     assert "op level" in render(tmp_path, "lstm", "--steps", "28", "--max-nodes", "0")[1]
 
 
-def test_render_bad_input(tmp_path, capsys):
-    assert render(tmp_path, "lstm", "--focus", "forgot_gate")[0] == 2
-    assert "forget_gate" in capsys.readouterr().err  # the error lists the scopes there are
-    assert render(tmp_path, "lstm", out="g.jpeg")[0] == 2
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("lstm", "--steps", "4", "--max-nodes", "0"),
+        ("lstm", "--steps", "30"),  # above 400 nodes at op level: drawn at gate level
+        ("gru", "--layers", "2", "--level", "gate", "--backward"),
+        ("rnn", "--steps", "9", "--level", "cell", "--elide", "2", "1"),
+        ("peephole", "--rolled", "--layers", "3"),
+        ("coupled", "--level", "cell", "--detail", "1", "--show-loss"),
+    ],
+)
+def test_render_knows_the_size_of_a_drawing_before_building_it(tmp_path, capsys, monkeypatch, args):
+    """The node count `render` works out from tiny models (to refuse a drawing too large for dot before
+    building it) is never below the count drawn, and at most 5% above it."""
+    assert render(tmp_path, *args)[0] == 0
+    drawn = int(re.search(r": (\d+) nodes at", capsys.readouterr().out)[1])
+    monkeypatch.setattr(cli, "MAX_DRAWN", drawn - 1)
     with pytest.raises(SystemExit):
-        cli.main(["render", "lstm", "--steps", "0", "--out", str(tmp_path / "g.dot")])
-    with pytest.raises(SystemExit):
-        cli.main(["render", "transformer", "--out", str(tmp_path / "g.dot")])
+        render(tmp_path, *args)
+    about = int(re.search(r"draws about ([\d,]+) nodes", capsys.readouterr().err)[1].replace(",", ""))
+    assert drawn <= about <= drawn * 1.05 + 2
 
 
 @needs_dot

@@ -197,6 +197,31 @@ def test_any_name_renders_safely():
     assert "<b>not html</b>" in "\n".join(texts)
 
 
+@needs_dot
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [("a\x00b", "a\\x00b"), ("a\ud800b", "a\ufffdb"), ("bell\x07 tab\t cr\r", "bell\\x07 tab\t cr\\r")],
+    ids=["nul", "lone-surrogate", "control"],
+)
+def test_unprintable_characters_in_names_render(name, shown):
+    """NUL (which ends dot's strings), the other control characters (which XML cannot hold: in the gate
+    tables, the title and the SVG) and a lone surrogate (which UTF-8 cannot encode), in the names of
+    tensors and scopes: drawn, shown as Python writes them or as U+FFFD."""
+    x = tg.Tensor(np.ones((1, 2)), requires_grad=True, name=name)
+    with tg.scope(name), tg.scope("t=0"):
+        with tg.scope("forget_gate"):
+            f = (x * 2.0).sigmoid()
+        with tg.scope("input_gate"):
+            i = (x * 3.0).sigmoid()
+    f.name, i.name = name, "i"
+    loss = (f * i).sum()
+    loss.name = name
+    loss.backward(retain_grads=True)
+    for level in viz.LEVELS:
+        texts = svg_texts(viz.draw(loss, level=level, title=name).source)  # the SVG parses as XML
+        assert any(shown in text for text in texts), (level, texts)
+
+
 # -- golden files ------------------------------------------------------------------------------------
 
 

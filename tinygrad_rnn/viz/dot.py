@@ -9,8 +9,9 @@ backpropagated with `retain_grads=True`, nodes are instead filled by log10 of th
 (Graphviz's 'blues9' scheme, pale = small), with a legend, so a vanishing gradient fades visibly.
 
 Every piece of text from the graph (names, scopes, op arguments) goes through `_text` (DOT labels)
-or `html.escape` (the HTML-like tables of gates and the title), which make backslashes, quotes,
-angle brackets and newlines literal, so any name renders safely.
+or `_html` (the HTML-like tables of gates and the title), which make backslashes, quotes, angle
+brackets and newlines literal, and show what neither DOT nor XML can carry as `_printable` writes
+it (NUL as \\x00, a lone surrogate as U+FFFD), so any name renders safely.
 """
 
 from __future__ import annotations
@@ -84,12 +85,32 @@ class GradScale:
         return self.lo + (self.hi - self.lo) * (colour - 1) / 8
 
 
+# What dot cannot read (NUL ends its strings) or XML cannot hold (the other control characters, in
+# HTML-like labels and in the SVG written), and what UTF-8 cannot encode (a lone surrogate).
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _printable(text: str) -> str:
+    """text with each control character written as Python writes it ('\\x00', '\\r') and each lone
+    surrogate or non-character as U+FFFD (�); tabs and newlines are kept."""
+
+    def shown(m: re.Match) -> str:
+        return "\ufffd" if m[0] >= "\ud800" else m[0].encode("unicode_escape").decode("ascii")
+
+    return _UNPRINTABLE.sub(shown, text)
+
+
 def _text(*lines: str) -> str:
     """A DOT label from lines of raw text: every character literal, lines joined by DOT's \\n."""
     import graphviz
 
-    safe = (graphviz.escape(line).replace("\r\n", "\n").replace("\n", "\\n") for line in lines if line)
+    safe = (graphviz.escape(_printable(line.replace("\r\n", "\n"))).replace("\n", "\\n") for line in lines if line)
     return graphviz.nohtml("\\n".join(safe))
+
+
+def _html(text: str) -> str:
+    """Raw text for an HTML-like label: every character literal."""
+    return html.escape(_printable(text))
 
 
 def _number(v: float) -> str:
@@ -218,7 +239,7 @@ class _Writer:
                 if not self.names_only and n.grad is not None:
                     lines.append(_grad(n.grad))
             lines = [line for line in lines if line]
-            text = "<br/>".join(html.escape(line) for line in lines)
+            text = "<br/>".join(_html(line) for line in lines)
             font = attrs.get("fontcolor", "black")
             border = f' color="{attrs["color"]}" border="2"' if n.focus else f' color="{attrs.get("color", "black")}"'
             tip = html.escape(self.tooltip(n).replace("\\n", "&#10;"))
@@ -367,7 +388,7 @@ class _Writer:
 def _title_html(line: str) -> str:
     """A title line as HTML: escaped, with W_f written as W with a subscript f (Unicode has no
     subscript for most letters)."""
-    return re.sub(r"(?<=\w)_(\w)", r"<sub>\1</sub>", html.escape(line))
+    return re.sub(r"(?<=\w)_(\w)", r"<sub>\1</sub>", _html(line))
 
 
 def _cluster_style(scope: tuple[str, ...], parts: tuple[str, ...], step_title: str) -> dict[str, str]:

@@ -245,14 +245,16 @@ class Graph:
                     index[scope[:k]] = Cluster(scope[:k])
                     index[scope[: k - 1]].children.append(index[scope[:k]])
             index[scope].nodes.append(node.id)
+        return _merged(root)
 
-        def merge(c: Cluster) -> Cluster:
-            c.children = [merge(child) for child in sorted(c.children, key=lambda child: natural(child.scope))]
-            if c.scope and not c.nodes and len(c.children) == 1:
-                return c.children[0]
-            return c
 
-        return merge(root)
+def _merged(c: Cluster) -> Cluster:
+    """The scope tree from c: numbered scopes in order, a cluster that holds only one other replaced by
+    it. (Not a closure in scope_tree: a closure that calls itself is a reference cycle.)"""
+    c.children = [_merged(child) for child in sorted(c.children, key=lambda child: natural(child.scope))]
+    if c.scope and not c.nodes and len(c.children) == 1:
+        return c.children[0]
+    return c
 
 
 def _item(t: Tensor):

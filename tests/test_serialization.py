@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import errno
+import io
+import json
 import os
 import pickle
+import signal
+import stat
+import struct
 import subprocess
 import sys
+import threading
+import time
+import tracemalloc
 import zipfile
+import zlib
 from collections import OrderedDict
 from pathlib import Path
 
@@ -14,7 +24,9 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn.serialization import load, save
+from tinygrad_rnn.serialization import MANIFEST, MAX_BYTES, load, save
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def sample_state() -> OrderedDict[str, np.ndarray]:
@@ -116,8 +128,11 @@ def test_file_is_an_ordinary_npz_that_numpy_reads(tmp_path):
     path = tmp_path / "m.npz"
     save(state, path)
     with np.load(path, allow_pickle=False) as npz:
-        assert npz.files == list(state)
+        assert npz.files == [MANIFEST, *state]  # the manifest comes first, as bytes
         np.testing.assert_array_equal(npz["counts"], state["counts"])
+        manifest = json.loads(npz[MANIFEST])
+    assert manifest["arrays"][:2] == [["weight_ih", "<f4", [8, 3]], ["bias_ih", "<f8", [8]]]
+    assert [name for name, _, _ in manifest["arrays"]] == list(state)
 
 
 def test_loads_a_file_written_by_np_savez(tmp_path):
@@ -231,13 +246,14 @@ def die(fp, array, *args, **kwargs):
 np.lib.format.write_array = die
 save({{"w": np.zeros(1000)}}, {str(path)!r})
 """
-    root = Path(__file__).resolve().parent.parent
-    result = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 3, result.stderr
     assert_same_state(load(path), old)
     # A killed process cannot clean up: its temp file stays behind, hidden, and is never mistaken for the checkpoint.
     leftovers = tmp_files(tmp_path)
     assert len(leftovers) == 1 and leftovers[0].startswith(".m.npz.")
+    save(old, path)  # the next save of the same target removes it: its writer is gone
+    assert tmp_files(tmp_path) == []
 
 
 # -- refusing bad input to save --------------------------------------------------------------------
@@ -250,6 +266,7 @@ save({{"w": np.zeros(1000)}}, {str(path)!r})
         (("a", "b"), TypeError, "keys must be str"),
         ("a\0b", ValueError, "cannot be stored"),
         ("w.npy", ValueError, "ends in '.npy'"),
+        (MANIFEST, ValueError, "name of the checkpoint's manifest"),
         ("bad\udc80", ValueError, "not valid unicode"),
     ],
 )
@@ -286,8 +303,9 @@ def test_bad_values_are_refused_and_old_checkpoint_kept(tmp_path, value, match):
 
 def test_save_into_missing_directory(tmp_path):
     path = tmp_path / "no_such_dir" / "m.npz"
-    with pytest.raises(FileNotFoundError, match="no_such_dir"):
+    with pytest.raises(FileNotFoundError, match="is not an existing directory") as info:
         save({"w": np.ones(1)}, path)
+    assert info.value.filename == str(path) and str(path) in str(info.value)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -356,3 +374,419 @@ def test_zip_of_other_files_is_refused(tmp_path):
     with pytest.raises(ValueError, match="'readme.txt' is not a .npy array") as info:
         load(path)
     assert str(path) in str(info.value)
+
+
+def test_directory_and_non_path_are_refused_naming_them(tmp_path):
+    with pytest.raises(IsADirectoryError) as info:
+        load(tmp_path)
+    assert info.value.filename == str(tmp_path) and str(tmp_path) in str(info.value)
+    with pytest.raises(TypeError, match="load: path must be a str or os.PathLike, got NoneType"):
+        load(None)
+
+
+def test_huge_declared_shape_is_a_value_error_not_a_memory_error(tmp_path):
+    path = tmp_path / "huge.npz"
+    with zipfile.ZipFile(path, "w") as zf, zf.open("w.npy", "w") as member:
+        np.lib.format.write_array_header_1_0(member, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
+        member.write(np.zeros(1).tobytes())  # 8 bytes, not 8 TB
+    with pytest.raises(ValueError, match=r"declares float64 \(1000000000000,\) \(8,000,000,000,000 bytes\)") as info:
+        load(path)
+    assert str(path) in str(info.value)
+
+
+# -- the manifest: a lost array is an error, not a smaller dict ----------------------------------------
+
+
+def copy_members(src: Path, dst: Path, order=None, replace=None) -> None:
+    """Copy the archive `src` to `dst` member by member: those named in `order` (all, by default), in that
+    order, with the bytes of any member named in `replace` swapped for new ones."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for name in zin.namelist() if order is None else order:
+            new = (replace or {}).get(name)
+            zout.writestr(name, zin.read(name) if new is None else new)
+
+
+def npy_bytes(arr: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, arr)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def saved(tmp_path) -> tuple[Path, list[str]]:
+    path = tmp_path / "m.npz"
+    save(sample_state(), path)
+    with zipfile.ZipFile(path) as zf:
+        return path, zf.namelist()
+
+
+def test_missing_array_is_refused_naming_file_and_key(saved):
+    path, members = saved
+    damaged = path.with_name("damaged.npz")
+    copy_members(path, damaged, order=[m for m in members if m != "counts.npy"])
+    with pytest.raises(ValueError, match=r"missing \['counts'\]") as info:
+        load(damaged)
+    assert str(damaged) in str(info.value)
+
+
+def test_array_not_in_manifest_is_refused(saved):
+    path, members = saved
+    damaged = path.with_name("damaged.npz")
+    copy_members(path, damaged, order=[*members, "extra.npy"], replace={"extra.npy": npy_bytes(np.ones(2))})
+    with pytest.raises(ValueError, match=r"unexpected \['extra.npy'\]"):
+        load(damaged)
+
+
+def test_arrays_out_of_manifest_order_are_refused(saved):
+    path, members = saved
+    damaged = path.with_name("damaged.npz")
+    copy_members(path, damaged, order=[members[0], members[2], members[1], *members[3:]])
+    with pytest.raises(ValueError, match="another order than its manifest"):
+        load(damaged)
+
+
+def test_array_unlike_its_manifest_entry_is_refused(saved):
+    path, _ = saved
+    damaged = path.with_name("damaged.npz")
+    copy_members(path, damaged, replace={"ids.npy": npy_bytes(np.array([0, 255], dtype=np.uint16))})
+    with pytest.raises(ValueError, match=r"array 'ids' is uint16 \(2,\), not the \('\|u1', \(2,\)\)"):
+        load(damaged)
+
+
+def test_checkpoint_without_manifest_loads_as_np_savez_files_do(saved):
+    path, members = saved
+    old = path.with_name("old.npz")
+    copy_members(path, old, order=members[1:])  # the format of older versions of save
+    assert_same_state(load(old), sample_state())
+
+
+def small_state() -> dict[str, np.ndarray]:
+    return {
+        "w": np.arange(6, dtype=np.float32).reshape(2, 3),
+        "bé": np.array([1, -2], dtype=np.int16),  # a non-ASCII name: flags the UTF-8 bit of the zip entry
+        "step": np.array(3, dtype=np.int64),
+        "empty": np.zeros((0, 2)),  # no data: only the header and the CRC-32 guard it
+        "mask": np.array([True, False]),
+    }
+
+
+def test_every_single_byte_change_gives_the_same_arrays_or_a_value_error(tmp_path):
+    # Every byte of a small checkpoint, changed two ways (all bits, lowest bit); and every truncation.
+    # Bytes zipfile does not read (times, version fields, the local copies of sizes and CRCs) change nothing.
+    state = small_state()
+    path = tmp_path / "small.npz"
+    save(state, path)
+    data = path.read_bytes()
+    damaged = tmp_path / "damaged.npz"
+    variants = [(i, data[:i] + bytes([data[i] ^ flip]) + data[i + 1 :]) for i in range(len(data)) for flip in (255, 1)]
+    variants += [(n, data[:n]) for n in range(len(data))]
+    outcomes = {"same": 0, "ValueError": 0}
+    for where, content in variants:
+        damaged.write_bytes(content)
+        try:
+            got = load(damaged)
+        except ValueError as err:
+            assert str(damaged) in str(err), (where, err)
+            outcomes["ValueError"] += 1
+            continue
+        except Exception as err:  # pragma: no cover - the message is the point
+            pytest.fail(f"byte {where}: raw {type(err).__name__}: {err}")
+        assert len(content) == len(data), f"cut to {where} bytes, yet it loaded"
+        try:
+            assert_same_state(got, state)
+        except AssertionError as err:  # pragma: no cover
+            pytest.fail(f"byte {where}: loaded different arrays: {err}")
+        outcomes["same"] += 1
+    assert outcomes["same"] > 0 and outcomes["ValueError"] > len(data), outcomes
+
+
+# -- bounded loading -----------------------------------------------------------------------------------
+
+
+def write_deflate_bomb(path: Path, n: int) -> None:
+    """Write an honest .npz whose one member, x.npy, holds n zero bytes (n a multiple of 1 MiB) deflated 1000:1."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": (n,)})
+    header = header.getvalue()
+    mib = bytes(2**20)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = deflate.compress(header) + deflate.flush(zlib.Z_FULL_FLUSH)
+    # A full flush forgets what came before, so every MiB of zeros deflates to these same bytes.
+    block = deflate.compress(mib) + deflate.flush(zlib.Z_FULL_FLUSH)
+    data = first + block * (n // 2**20) + deflate.flush()
+    crc = zlib.crc32(header)
+    for _ in range(n // 2**20):
+        crc = zlib.crc32(mib, crc)
+    name, size, deflated, date = b"x.npy", len(header) + n, zipfile.ZIP_DEFLATED, 0x21  # 1 January 1980
+    local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, deflated, 0, date, crc, len(data), size, len(name), 0)
+    central = struct.pack(
+        "<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, deflated, 0, date, crc, len(data), size, len(name), 0, 0, 0, 0, 0, 0
+    )
+    offset = len(local) + len(name) + len(data)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, len(central) + len(name), offset, 0)
+    path.write_bytes(local + name + data + central + name + end)
+
+
+def test_deflate_bomb_is_refused_before_inflating(tmp_path):
+    small = tmp_path / "small_bomb.npz"
+    write_deflate_bomb(small, 2**23)
+    with np.load(small) as npz:
+        assert npz["x"].shape == (2**23,)  # a real archive: numpy inflates it
+    assert load(small)["x"].nbytes == 2**23  # and so does load, below max_bytes
+    with pytest.raises(ValueError, match=r"declares 8,388,736 bytes of data, more than max_bytes=4,194,304"):
+        load(small, max_bytes=2**22)
+
+    bomb = tmp_path / "bomb.npz"
+    write_deflate_bomb(bomb, 2**31)  # 2 GiB of zeros
+    assert bomb.stat().st_size < 2.5e6 and MAX_BYTES < 2**31
+    tracemalloc.start()
+    try:
+        start = time.perf_counter()
+        with pytest.raises(ValueError, match="if the file is trusted, pass a larger max_bytes") as info:
+            load(bomb)
+        seconds, peak = time.perf_counter() - start, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(bomb) in str(info.value)
+    assert seconds < 1.0 and peak < 2**20, (seconds, peak)
+
+
+# -- no litter: exceptions, signals, kills -------------------------------------------------------------
+
+
+def test_fatal_signal_handlers_are_set_only_while_writing_from_the_main_thread(tmp_path, monkeypatch):
+    seen = []
+    write_array = np.lib.format.write_array
+
+    def spy(*args, **kwargs):
+        seen.append(signal.getsignal(signal.SIGTERM))
+        return write_array(*args, **kwargs)
+
+    def own_handler(signum, frame):
+        pass
+
+    monkeypatch.setattr(np.lib.format, "write_array", spy)
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        save({"w": np.ones(2)}, tmp_path / "a.npz")
+        assert seen[-1] not in (signal.SIG_DFL, None) and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+        thread = threading.Thread(target=save, args=({"w": np.ones(2)}, tmp_path / "b.npz"))
+        thread.start()
+        thread.join()
+        assert seen[-1] == signal.SIG_DFL  # only the main thread may set handlers
+        signal.signal(signal.SIGTERM, own_handler)
+        save({"w": np.ones(2)}, tmp_path / "c.npz")
+        assert seen[-1] is own_handler and signal.getsignal(signal.SIGTERM) is own_handler  # the program's choice
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert len(seen) == 3 and sorted(p.name for p in tmp_path.iterdir()) == ["a.npz", "b.npz", "c.npz"]
+
+
+SAVER = """
+import signal, sys
+import numpy as np
+from tinygrad_rnn.serialization import save
+for signum in (signal.SIGTERM, signal.SIGHUP):  # the defaults, even under a runner that ignores them (nohup)
+    signal.signal(signum, signal.SIG_DFL)
+if sys.argv[2] == "exits-on-sigterm":
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(5))
+state = {f"w{i}": np.full(2_000_000, i, dtype=np.float32) for i in range(8)}  # 64 MB
+state["step"] = np.array(0)
+save(state, sys.argv[1])
+print("ready", flush=True)
+while True:
+    state["step"] += 1
+    save(state, sys.argv[1])
+"""
+SAVED_BYTES = 8 * 2_000_000 * 4
+
+
+def temp_file_sizes(directory: Path) -> list[int]:
+    sizes = []
+    for entry in os.scandir(directory):
+        if entry.name.endswith(".tmp"):
+            try:
+                sizes.append(entry.stat().st_size)
+            except FileNotFoundError:  # renamed meanwhile
+                pass
+    return sizes
+
+
+def signal_mid_save(path: Path, signum: int, written: int, program: str = "default") -> tuple[int, int]:
+    """Start a process that saves a 64 MB state dict to `path` over and over, send it `signum` once a temporary
+    file holds `written` bytes, and return the process's pid and exit code."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SAVER, str(path), program], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        deadline = time.monotonic() + 30
+        while not any(size >= written for size in temp_file_sizes(path.parent)):
+            assert time.monotonic() < deadline and proc.poll() is None
+        proc.send_signal(signum)
+        return proc.pid, proc.wait(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+
+
+def assert_complete_checkpoint(path: Path) -> None:
+    got = load(path)
+    assert list(got) == [*(f"w{i}" for i in range(8)), "step"]
+    assert all(got[f"w{i}"].shape == (2_000_000,) and (got[f"w{i}"] == i).all() for i in range(8))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+@pytest.mark.parametrize(
+    ("signame", "written"),
+    [("SIGTERM", 0), ("SIGTERM", 2**24), ("SIGTERM", 3 * 2**24), ("SIGTERM", SAVED_BYTES), ("SIGHUP", 2**24)],
+    ids=["SIGTERM-created", "SIGTERM-16MB", "SIGTERM-48MB", "SIGTERM-all", "SIGHUP-16MB"],
+)
+def test_sigterm_or_sighup_mid_save_removes_temp_file_and_still_kills(tmp_path, signame, written):
+    path = tmp_path / "m.npz"
+    signum = getattr(signal, signame)
+    _, code = signal_mid_save(path, signum, written)
+    assert code == -signum  # delivered again after the cleanup: the process died of it
+    assert tmp_files(tmp_path) == []
+    assert_complete_checkpoint(path)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+def test_program_handler_that_exits_on_sigterm_also_leaves_no_temp_file(tmp_path):
+    path = tmp_path / "m.npz"
+    _, code = signal_mid_save(path, signal.SIGTERM, 2**24, program="exits-on-sigterm")
+    assert code == 5 and tmp_files(tmp_path) == []
+    assert_complete_checkpoint(path)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+@pytest.mark.parametrize("written", [2**24, 3 * 2**24], ids=["16MB", "48MB"])
+def test_sigkill_leaves_a_temp_file_that_the_next_save_removes(tmp_path, written):
+    path = tmp_path / "m.npz"
+    pid, code = signal_mid_save(path, signal.SIGKILL, written)
+    assert code == -signal.SIGKILL
+    leftovers = tmp_files(tmp_path)
+    assert len(leftovers) == 1 and f".{pid}." in leftovers[0]  # no code runs on SIGKILL
+    assert_complete_checkpoint(path)
+    save({"w": np.ones(2)}, path)
+    assert tmp_files(tmp_path) == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="cleaning up after killed savers is POSIX-only")
+def test_next_save_removes_only_temp_files_of_dead_writers_of_that_target_on_this_host(tmp_path):
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead, alive = int(finished.stdout), os.getpid()
+    host = tg.serialization._host()
+    names = {
+        f".m.npz.{host}.{dead}.0123456789ab.tmp": False,  # its writer is gone: removed
+        f".m.npz.{host}.{alive}.0123456789ab.tmp": True,  # still being written (by another thread, here)
+        f".other.npz.{host}.{dead}.0123456789ab.tmp": True,  # another target's
+        f".m.npz.another-host.{dead}.0123456789ab.tmp": True,  # on a shared disk: the pid is another host's
+        ".m.npz.0123456789ab.tmp": True,  # no pid, no telling
+    }
+    for name in names:
+        (tmp_path / name).write_bytes(b"half a checkpoint")
+    save({"w": np.ones(2)}, tmp_path / "m.npz")
+    assert sorted(tmp_files(tmp_path)) == sorted(name for name, kept in names.items() if kept)
+
+
+CONCURRENT_SAVER = """
+import sys
+import numpy as np
+from tinygrad_rnn.serialization import save
+for step in range(40):
+    save({"w": np.full(200_000, float(sys.argv[2])), "step": np.array(step)}, sys.argv[1])
+"""
+
+
+def test_concurrent_savers_never_remove_each_others_temp_files(tmp_path):
+    path = tmp_path / "m.npz"
+    command = [sys.executable, "-c", CONCURRENT_SAVER, str(path)]
+    procs = [subprocess.Popen([*command, str(k)], cwd=ROOT, stderr=subprocess.PIPE, text=True) for k in range(3)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err  # a removed temp file would fail that saver's rename
+    got = load(path)
+    assert got["step"] == 39 and got["w"][0] in (0.0, 1.0, 2.0)
+    assert tmp_files(tmp_path) == []
+
+
+# -- permissions ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def umask():
+    """Set the process umask for one test (it is process-wide: pytest runs tests one at a time)."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield os.umask
+    os.umask(old)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o444, 0o755])
+def test_overwrite_keeps_permission_bits_whatever_the_umask(tmp_path, umask, mode):
+    path = tmp_path / "m.npz"
+    save({"w": np.ones(2)}, path)
+    path.chmod(mode)
+    umask(0o077)
+    save({"w": np.zeros(2)}, path)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+    np.testing.assert_array_equal(load(path)["w"], [0.0, 0.0])
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
+def test_new_file_gets_0666_minus_umask(tmp_path, umask, mask):
+    umask(mask)
+    save({"w": np.ones(2)}, tmp_path / "m.npz")
+    assert stat.S_IMODE((tmp_path / "m.npz").stat().st_mode) == 0o666 & ~mask
+
+
+# -- errors name the target, never the temporary file --------------------------------------------------
+
+
+def test_save_to_a_directory_or_none(tmp_path):
+    with pytest.raises(IsADirectoryError) as info:
+        save({"w": np.ones(1)}, tmp_path)
+    assert info.value.filename == str(tmp_path) and str(tmp_path) in str(info.value)
+    with pytest.raises(TypeError, match="save: path must be a str or os.PathLike, got NoneType"):
+        save({"w": np.ones(1)}, None)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_save_into_an_unwritable_directory_names_the_target(tmp_path, monkeypatch):
+    directory = tmp_path / "read_only"
+    directory.mkdir()
+    directory.chmod(0o500)
+    if os.geteuid() == 0:  # root writes anyway: refuse as the kernel refuses anyone else
+        real_open = os.open
+
+        def refused(path, flags, *args, **kwargs):
+            if str(path).endswith(".tmp"):
+                raise PermissionError(errno.EACCES, "Permission denied", str(path))
+            return real_open(path, flags, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", refused)
+    path = directory / "m.npz"
+    try:
+        with pytest.raises(PermissionError) as info:
+            save({"w": np.ones(1)}, path)
+    finally:
+        directory.chmod(0o700)
+    assert info.value.filename == str(path) and ".tmp" not in str(info.value)
+    assert list(directory.iterdir()) == []
+
+
+def test_disk_full_names_the_target_and_removes_the_temp_file(tmp_path, monkeypatch):
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np.lib.format, "write_array", disk_full)
+    path = tmp_path / "m.npz"
+    with pytest.raises(OSError, match="No space left on device") as info:
+        save({"w": np.ones(1)}, path)
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(path)
+    assert list(tmp_path.iterdir()) == []

@@ -184,14 +184,26 @@ OPS = [
     Op(
         "max",
         with_axis("distinct"),
-        lambda x, axis, keepdims: x.max(axis=axis, keepdims=keepdims),
+        lambda x, axis, keepdims: x.amax(axis=axis, keepdims=keepdims),
         lambda x, axis, keepdims: x.amax(dim=_all_dims(x, axis), keepdim=keepdims),
     ),
     Op(
         "min",
         with_axis("distinct"),
-        lambda x, axis, keepdims: x.min(axis=axis, keepdims=keepdims),
+        lambda x, axis, keepdims: x.amin(dim=axis, keepdim=keepdims),
         lambda x, axis, keepdims: x.amin(dim=_all_dims(x, axis), keepdim=keepdims),
+    ),
+    Op(
+        "max_dim",  # PyTorch's max(dim): (values, indices); the values take their gradient at the index
+        with_axis("distinct").filter(lambda c: c[1]["axis"] is not None),
+        lambda x, axis, keepdims: x.max(axis, keepdims).values * (x.max(axis, keepdims).indices + 1.0),
+        lambda x, axis, keepdims: x.max(axis, keepdims).values * (x.max(axis, keepdims).indices + 1.0),
+    ),
+    Op(
+        "where",
+        unary(),
+        lambda x: x.where(x.data > 0.1, x * x) + x.masked_fill(x.data < -0.5, 2.0),
+        lambda x: torch.where(x > 0.1, x, x * x) + x.masked_fill(x < -0.5, 2.0),
     ),
     Op(
         "softmax",
@@ -212,11 +224,16 @@ OPS = [
         lambda x: x.reshape((1, *x.shape)),
         lambda x: x.reshape((1, *x.shape)),
     ),
-    Op("transpose", unary(), lambda x: x.transpose(), lambda x: x.permute(tuple(reversed(range(x.dim()))))),
     Op(
-        "transpose_axes",
+        "transpose",
+        unary(shape=array_shapes(min_dims=2, max_dims=4, max_side=3)),
+        lambda x: x.transpose(0, -1),
+        lambda x: x.transpose(0, -1),
+    ),
+    Op(
+        "permute",
         unary(shape=array_shapes(min_dims=3, max_dims=3, max_side=3)),
-        lambda x: x.transpose(1, 2, 0),
+        lambda x: x.permute(1, 2, 0),
         lambda x: x.permute(1, 2, 0),
     ),
     Op("T", unary(shape=array_shapes(min_dims=2, max_dims=2, max_side=4)), lambda x: x.T, lambda x: x.T),
@@ -324,6 +341,24 @@ def test_every_primitive_has_a_row():
     primitives = {c.__name__.lower() for c in subclasses(ops.Function) if c.__module__ == ops.__name__}
     primitives -= {"_binary", "_pieces"}  # bases shared by ops, not ops
     covered = {"add", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigmoid", "relu", "matmul", "sum", "max"}
-    covered |= {"reshape", "transpose", "getitem", "cat", "stack", "split", "unbind"}
+    covered |= {"reshape", "transpose", "getitem", "cat", "stack", "split", "unbind", "where"}
+    covered |= {"cast"}  # float32 <-> float64, in test_cast_between_floats_passes_the_gradient_back
     assert primitives <= covered, f"primitives without a table row: {primitives - covered}"
     assert {"pow_int", "getitem", "cat", "max", "sum"} <= set(IDS)
+
+
+def test_cast_between_floats_passes_the_gradient_back():
+    """float() and double() are ops (Cast): the gradient comes back in the input's dtype, as in PyTorch."""
+    x = tg.Tensor(np.array([1.5, -2.0], np.float32), requires_grad=True)
+    w = np.array([3.0, 0.25])
+    y = x.double()
+    assert y.dtype == np.float64 and y._ctx.name == "cast"
+    (y * w).sum().backward()
+    assert x.grad.dtype == np.float32 and x.grad.tolist() == [3.0, 0.25]
+    assert x.float() is x  # nothing to change: the tensor itself, as in PyTorch
+    h = x.to(np.int64)
+    assert h.dtype == np.int64 and not h.requires_grad  # to an integer: no gradient
+    if torch is not None:
+        tx = torch.tensor([1.5, -2.0], requires_grad=True)
+        (tx.double() * torch.tensor(w)).sum().backward()
+        assert tx.grad.tolist() == x.grad.tolist()

@@ -287,7 +287,7 @@ def test_split_chunk_stack_shapes():
     assert [p.shape for p in x.split(3, axis=1)] == [(2, 3), (2, 3), (2, 2)]
     assert tg.stack([x, x], axis=1).shape == (2, 2, 8)
     assert x.reshape(4, 4).shape == x.reshape((4, 4)).shape == (4, 4)
-    assert x.transpose(1, 0).shape == x.transpose((1, 0)).shape == x.T.shape == (8, 2)
+    assert x.transpose(1, 0).shape == x.permute((1, 0)).shape == x.permute(1, 0).shape == x.T.shape == (8, 2)
 
 
 # -- ops with several outputs: split, chunk, unbind --------------------------------------------------
@@ -523,8 +523,12 @@ def test_other_errors_are_clear():
         x[5]
     with pytest.raises(tg.OpError, match="cat"):
         tg.cat([x, leaf(shape=(3, 3))], axis=1)
-    with pytest.raises(tg.OpError, match="transpose"):
-        x.transpose(0, 0)
+    with pytest.raises(tg.OpError, match="transpose: axis 5 is out of range"):
+        x.transpose(0, 5)
+    with pytest.raises(TypeError, match=r"transpose: swaps two axes.*x.permute\(\*axes\)"):
+        x.transpose(1, 0, 2)
+    with pytest.raises(tg.OpError, match=r"permute: \(0, 0\) is not an order"):
+        x.permute(0, 0)
     with pytest.raises(TypeError, match="item assignment"):
         x[0] = 1
     with pytest.raises(TypeError, match="exponent must be a number"):
@@ -742,16 +746,20 @@ def test_pow_zero_has_zero_gradient_everywhere():
 
 
 def test_squeeze_of_an_axis_longer_than_one_names_the_op():
-    with pytest.raises(tg.OpError, match=r"squeeze: .*shape \(2, 3\), axis 1"):
+    with pytest.raises(tg.OpError, match=r"squeeze: .*shape \(2, 3\), dim 1"):
         leaf().squeeze(1)
 
 
 def test_max_gradient_keeps_float32_and_mean_of_nothing_is_nan():
     x = tg.Tensor(np.array([[1.0, 3.0, 3.0]], dtype=np.float32), requires_grad=True)
-    m = x.max(axis=1)
+    m = x.amax(axis=1)
     m.sum().backward(retain_grads=True)
     assert x.grad.dtype == np.float32
-    np.testing.assert_array_equal(x.grad, [[0.0, 0.5, 0.5]])  # ties share
+    np.testing.assert_array_equal(x.grad, [[0.0, 0.5, 0.5]])  # ties share (PyTorch's amax)
+    x.grad = None
+    values, indices = x.max(dim=1)  # PyTorch's max(dim): the value takes its gradient at its index
+    values.sum().backward()
+    assert indices.tolist() == [1] and x.grad.tolist() == [[0.0, 1.0, 0.0]]
     with np.errstate(invalid="ignore"):
         assert np.isnan(tg.Tensor(np.zeros((0,), dtype=np.float32)).mean().item())
 
@@ -848,5 +856,5 @@ def test_unsqueeze_inserts_an_axis_like_numpy(axis, shape):
 
 @pytest.mark.parametrize("axis", [3, -4])
 def test_unsqueeze_out_of_range_names_the_op(axis):
-    with pytest.raises(tg.OpError, match=f"unsqueeze: axis {axis} is out of range for a 2-D tensor"):
+    with pytest.raises(tg.OpError, match=f"unsqueeze: dim {axis} is out of range for a 2-D tensor"):
         tg.Tensor(np.ones((2, 3))).unsqueeze(axis)

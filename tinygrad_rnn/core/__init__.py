@@ -15,9 +15,10 @@ from .modes import (
     scope,
 )
 from .ops import Function
-from .tensor import Lazy, Tensor, cat, ones, stack, topological_order, zeros
+from .tensor import Lazy, Tensor, cat, grad, ones, stack, topological_order, zeros
 
 __all__ = ["AnomalyError", "BackwardError", "Function", "Lazy", "OpError", "Tensor", "cat", "current_scope", "dtypes"]
+__all__ += ["grad"]
 __all__ += [
     "detect_anomaly",
     "enable_grad",

@@ -46,6 +46,7 @@ class Function:
     names: list[str | None] | None = None
     grads: list[np.ndarray | None] | None = None
     values: tuple[np.ndarray, ...] | None = None
+    hooks: list[tuple | None] | None = None  # per output: register_hook's functions
     saved: tuple[np.ndarray, ...] | None = ()  # None once backward has released them
 
     @property
@@ -245,6 +246,34 @@ class Relu(Function):
     def backward(self, dy):
         (y,) = self.saved
         return (dy * (y > 0),)
+
+
+class Where(Function):
+    """y = where(cond, a, b);  da = where(cond, dy, 0);  db = where(cond, 0, dy)   (cond: a bool array)"""
+
+    def forward(self, a, b, cond):
+        self.cond, self.in_shapes = cond, (a.shape, b.shape)
+        return np.where(cond, a, b)
+
+    def backward(self, dy):
+        zero = np.zeros((), dy.dtype)
+        da = unbroadcast(np.where(self.cond, dy, zero), self.in_shapes[0]) if self.needs_input_grad[0] else None
+        db = unbroadcast(np.where(self.cond, zero, dy), self.in_shapes[1]) if self.needs_input_grad[1] else None
+        return da, db
+
+
+class Cast(Function):
+    """y = x.astype(dtype);  dx = dy.astype(x.dtype)"""
+
+    def forward(self, x, dtype):
+        self.in_dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, dy):
+        return (dy.astype(self.in_dtype),)
+
+    def describe(self):
+        return f"{self.in_dtype} to {self.dtype}"
 
 
 # -- matrix product --------------------------------------------------------------------------------

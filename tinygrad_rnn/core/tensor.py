@@ -15,19 +15,21 @@ from weakref import ref
 import numpy as np
 
 from . import dtypes, ops
+from .api import TensorAPI
 from .modes import AnomalyError, BackwardError, OpError, in_scope, state
 
 
-class Tensor:
+class Tensor(TensorAPI):
     """An n-dimensional array with an optional gradient and a link to the op that made it.
 
     `data` is the numpy array, `grad` its gradient after backward (same shape), `name` an optional
     label and `scope` the scope stack in force when it was made. A tensor made by an op (a
     `_Result`) has `_ctx`, the graph node (an ops.Function) that made it, and `_k`, which of the
     node's outputs it is (0 unless the op has several); a leaf, a tensor you made, has `_ctx` None.
+    PyTorch's other names and composite ops (size, view, max(dim), where, ...) come from api.py.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "scope", "_cut", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "name", "scope", "_cut", "_hooks", "__weakref__")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
     _ctx: ops.Function | None = None  # a leaf: no op made it
     _k = 0
@@ -40,13 +42,14 @@ class Tensor:
                 f"(use dtype=np.float32, or .astype a float first)"
             )
         self.data, self.grad, self.requires_grad = arr, None, bool(requires_grad)
-        self.name, self.scope, self._cut = name, state.scope, None
+        self.name, self.scope, self._cut, self._hooks = name, state.scope, None, None
 
     @classmethod
     def _leaf(cls, data: np.ndarray) -> Tensor:
         """A leaf around an array, without copying or checking it (an op's output with no graph)."""
         t = cls.__new__(cls)
         t.data, t.grad, t.requires_grad, t.name, t.scope, t._cut = data, None, False, None, state.scope, None
+        t._hooks = None
         return t
 
     # -- backward --------------------------------------------------------------------------------
@@ -59,21 +62,21 @@ class Tensor:
         also keeps the gradient of every intermediate tensor (its `.grad`).
         """
         grads = {_key(self): self._seed(grad)}  # dL/d(tensor), for every tensor reached so far
-        for node in _unreleased(topological_order(self)):  # each node after every node that used its outputs
-            dys = [_dense(grads.pop((node, k), None)) for k in range(len(node.shapes))]  # all arrived by now
-            if retain_grads:
-                _retain(node, dys)
-            dxs = node.backward(*dys)  # the chain rule at one node: dL/dx = dL/dy · dy/dx
-            if state.anomaly:
-                _check_finite(node, dxs, "backward", node.parents)
-            if not retain_graph:
-                node.saved = None  # free the saved arrays; the graph's shape stays, for drawings
-            for parent, dx in zip(node.parents, dxs):  # noqa: B905 (tg.apply checks Functions of your own)
-                if dx is not None:  # contributions from several consumers add up
-                    total = grads.get(parent)
-                    grads[parent] = dx if total is None else total + dx
+        _backprop(topological_order(self), grads, retain_graph, retain_grads)
         for leaf, dx in grads.items():  # every node has taken its own: what is left is the leaves'
-            leaf._accumulate(dx)
+            leaf._accumulate(_run_hooks(leaf._hooks, dx) if leaf._hooks else dx)
+
+    def register_hook(self, hook) -> None:
+        """Call hook(grad) when backward computes this tensor's gradient (a tensor without gradient);
+        if it returns a tensor or an array, that replaces the gradient, as in PyTorch."""
+        if not self.requires_grad:
+            raise BackwardError("register_hook: the tensor does not require grad, so no gradient will reach it")
+        self._hooks = (self._hooks or ()) + (hook,)
+
+    def retain_grad(self) -> None:
+        """Keep this intermediate tensor's gradient in `.grad` after backward (a leaf keeps it anyway)."""
+        if self._ctx is not None:
+            self.register_hook(_RETAIN)
 
     def _seed(self, grad) -> np.ndarray:
         """dL/d(self) to start backward from: `grad`, checked, or 1 for a one-element tensor."""
@@ -151,6 +154,21 @@ class Tensor:
     def astype(self, dtype) -> Tensor:
         """A leaf copy in another dtype (not differentiable: use it on inputs)."""
         return Tensor(self.data.astype(dtype), name=self.name)
+
+    def to(self, dtype) -> Tensor:
+        """The values in another dtype: between floats a differentiable op (`Cast`); self if nothing changes;
+        to bool or an integer a leaf, with no gradient (as in PyTorch)."""
+        dtype = dtypes.checked(np.empty(0, dtype), "to").dtype
+        if dtype == self.dtype:
+            return self
+        return _apply(ops.Cast, self, dtype=dtype) if dtype.kind == "f" else Tensor._leaf(self.data.astype(dtype))
+
+    def where(self, condition, other) -> Tensor:
+        """self where condition (a bool array or tensor) is True, other elsewhere: PyTorch's x.where(cond, y)."""
+        cond = np.array(condition.data if isinstance(condition, Tensor) else condition)  # a copy: backward reads it
+        if cond.dtype != bool:
+            raise TypeError(f"where: condition must be bool, got {cond.dtype} (write x > 0, or cond.bool())")
+        return _apply(ops.Where, *self._with(other, "where"), cond=cond)
 
     def _float(self) -> Tensor:
         """self, or for integers and bools (which have no gradient) a float32 copy: for exp, log, ..."""
@@ -283,33 +301,37 @@ class Tensor:
     def sqrt(self) -> Tensor:
         return self**0.5
 
-    def sum(self, axis=None, keepdims: bool = False) -> Tensor:
-        return _apply(ops.Sum, self, axis=self._axes("sum", axis), keepdims=keepdims)
+    # Reductions and shape ops take PyTorch's dim= and keepdim= or numpy's axis= and keepdims=.
 
-    def mean(self, axis=None, keepdims: bool = False) -> Tensor:
-        axis = self._axes("mean", axis)
+    def sum(self, dim=None, keepdim: bool = False, *, axis=None, keepdims: bool = False) -> Tensor:
+        return _apply(ops.Sum, self, axis=self._axes("sum", _dim(dim, axis)), keepdims=keepdim or keepdims)
+
+    def mean(self, dim=None, keepdim: bool = False, *, axis=None, keepdims: bool = False) -> Tensor:
+        axis = self._axes("mean", _dim(dim, axis))
         count = int(np.prod(self.shape if axis is None else [self.shape[a] for a in np.atleast_1d(axis)]))
-        return self.sum(axis=axis, keepdims=keepdims) * (1.0 / count if count else float("nan"))  # empty: nan
+        return self.sum(axis, keepdim or keepdims) * (1.0 / count if count else float("nan"))  # empty: nan
 
-    def max(self, axis=None, keepdims: bool = False) -> Tensor:
-        return _apply(ops.Max, self, axis=self._axes("max", axis), keepdims=keepdims)
+    def amax(self, dim=None, keepdim: bool = False, *, axis=None, keepdims: bool = False) -> Tensor:
+        """The largest values along dim (all of them by default); ties share the gradient."""
+        return _apply(ops.Max, self, axis=self._axes("amax", _dim(dim, axis)), keepdims=keepdim or keepdims)
 
-    def min(self, axis=None, keepdims: bool = False) -> Tensor:
+    def amin(self, dim=None, keepdim: bool = False, *, axis=None, keepdims: bool = False) -> Tensor:
+        dim, keepdim = _dim(dim, axis), keepdim or keepdims
         if self.dtype.kind != "f":  # no gradient; ~x = -1 - x reverses the order and, unlike -x, never wraps
-            return Tensor._leaf(~Tensor._leaf(~self.data).max(axis, keepdims).data)
-        return -((-self).max(axis=axis, keepdims=keepdims))
+            return Tensor._leaf(~Tensor._leaf(~self.data).amax(dim, keepdim).data)
+        return -((-self).amax(dim, keepdim))
 
-    def softmax(self, axis: int = -1) -> Tensor:
+    def softmax(self, dim: int | None = None, *, axis=None) -> Tensor:
         """exp(x - max) / sum(exp(x - max)): shifting by the (constant) max keeps exp finite."""
-        x, axis = self._float(), self._axes("softmax", axis)
-        e = (x - x.data.max(axis=axis, keepdims=True, initial=-np.inf)).exp()
-        return e / e.sum(axis=axis, keepdims=True)
+        x, dim = self._float(), self._axes("softmax", _dim(dim, axis, -1))
+        e = (x - x.data.max(axis=dim, keepdims=True, initial=-np.inf)).exp()
+        return e / e.sum(dim, keepdim=True)
 
-    def log_softmax(self, axis: int = -1) -> Tensor:
+    def log_softmax(self, dim: int | None = None, *, axis=None) -> Tensor:
         """x - max - log(sum(exp(x - max))): finite even for logits of +-1000."""
-        x, axis = self._float(), self._axes("log_softmax", axis)
-        shifted = x - x.data.max(axis=axis, keepdims=True, initial=-np.inf)
-        return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
+        x, dim = self._float(), self._axes("log_softmax", _dim(dim, axis, -1))
+        shifted = x - x.data.max(axis=dim, keepdims=True, initial=-np.inf)
+        return shifted - shifted.exp().sum(dim, keepdim=True).log()
 
     # -- shapes ----------------------------------------------------------------------------------
 
@@ -317,38 +339,50 @@ class Tensor:
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         return _apply(ops.Reshape, self, shape=tuple(shape))
 
-    def transpose(self, *axes) -> Tensor:
-        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-        axes = tuple(self._axis("transpose", a) for a in axes)
-        if axes and sorted(axes) != list(range(self.ndim)):
-            raise OpError(f"transpose: axes {axes} are not a permutation of the axes of {self.shape}")
-        return _apply(ops.Transpose, self, axes=axes or None)
+    def permute(self, *dims) -> Tensor:
+        """The axes in a new order: y.shape[i] = x.shape[dims[i]] (numpy's transpose(*axes))."""
+        dims = dims[0] if len(dims) == 1 and isinstance(dims[0], tuple | list) else dims
+        dims = tuple(self._axis("permute", d) for d in dims)
+        if sorted(dims) != list(range(self.ndim)):
+            raise OpError(f"permute: {dims} is not an order of the {self.ndim} axes of {self.shape}")
+        return _apply(ops.Transpose, self, axes=dims)
+
+    def transpose(self, *dims) -> Tensor:
+        """Swap two axes, as PyTorch's x.transpose(0, 1) does."""
+        if len(dims) != 2:
+            raise TypeError(
+                f"transpose: swaps two axes, as in PyTorch (x.transpose(0, 1)), got {len(dims)} arguments; "
+                "for numpy's transpose(*axes) write x.permute(*axes); x.T reverses all axes"
+            )
+        order = list(range(self.ndim))
+        a, b = self._axis("transpose", dims[0]), self._axis("transpose", dims[1])
+        order[a], order[b] = order[b], order[a]
+        return self.permute(order)
 
     @property
     def T(self) -> Tensor:
-        return self.transpose()
+        """All axes reversed (for a matrix, its transpose)."""
+        return _apply(ops.Transpose, self, axes=None)
 
-    def flatten(self) -> Tensor:
-        return self.reshape(-1)
+    def unsqueeze(self, dim: int | None = None, *, axis=None) -> Tensor:
+        """Insert an axis of length 1 at `dim` (negative counts from the end of the new shape)."""
+        dim, n = _dim(dim, axis), self.ndim + 1
+        if not _is_int(dim) or not -n <= dim < n:
+            raise OpError(f"unsqueeze: dim {dim!r} is out of range for a {n - 1}-D tensor{in_scope(state.scope)}")
+        return self.reshape(self.shape[: dim % n] + (1,) + self.shape[dim % n :])
 
-    def unsqueeze(self, axis: int) -> Tensor:
-        """Insert an axis of length 1 at `axis` (negative counts from the end of the new shape)."""
-        n = self.ndim + 1
-        if not _is_int(axis) or not -n <= axis < n:
-            raise OpError(f"unsqueeze: axis {axis} is out of range for a {n - 1}-D tensor{in_scope(state.scope)}")
-        return self.reshape(self.shape[: axis % n] + (1,) + self.shape[axis % n :])
-
-    def squeeze(self, axis=None) -> Tensor:
+    def squeeze(self, dim=None, *, axis=None) -> Tensor:
         """Drop axes of length 1 (all of them, or the given one, which must have length 1)."""
+        dim = self._axes("squeeze", _dim(dim, axis))
         try:
-            return self.reshape(np.squeeze(self.data, self._axes("squeeze", axis)).shape)
+            return self.reshape(np.squeeze(self.data, dim).shape)
         except ValueError as err:
-            raise OpError(f"squeeze: {err} (shape {self.shape}, axis {axis}){in_scope(state.scope)}") from None
+            raise OpError(f"squeeze: {err} (shape {self.shape}, dim {dim}){in_scope(state.scope)}") from None
 
-    def split(self, split_size_or_sections, axis: int = 0) -> tuple[Tensor, ...]:
-        """Pieces of `split_size` along `axis` (the last may be smaller), or of the listed sizes:
+    def split(self, split_size_or_sections, dim: int | None = None, *, axis=None) -> tuple[Tensor, ...]:
+        """Pieces of `split_size` along `dim` (the last may be smaller), or of the listed sizes:
         one op makes all the pieces (a graph node with several outputs, as PyTorch's split)."""
-        dim, size = self._axis("split", axis), split_size_or_sections
+        dim, size = self._axis("split", _dim(dim, axis, 0)), split_size_or_sections
         n = self.shape[dim]
         if _is_int(size):
             if size <= 0:
@@ -359,20 +393,20 @@ class Tensor:
         else:
             raise TypeError(f"split: split_size_or_sections must be an int or a list of ints, got {size!r}")
         if sum(sizes) != n or min(sizes, default=0) < 0:
-            raise OpError(f"split: sizes {sizes} must be at least 0 and add up to the {n} of axis {axis}, {self.shape}")
+            raise OpError(f"split: sizes {sizes} must be at least 0 and add up to the {n} of dim {dim}, {self.shape}")
         return _apply(ops.Split, self, sizes=tuple(sizes), axis=dim)
 
-    def chunk(self, chunks: int, axis: int = 0) -> tuple[Tensor, ...]:
-        """`chunks` pieces of equal size along `axis` (the last smaller if it does not divide)."""
+    def chunk(self, chunks: int, dim: int | None = None, *, axis=None) -> tuple[Tensor, ...]:
+        """`chunks` pieces of equal size along `dim` (the last smaller if it does not divide)."""
         if not _is_int(chunks) or chunks <= 0:
             raise OpError(f"chunk: chunks must be a positive integer, got {chunks!r}")
-        n = self.shape[self._axis("chunk", axis)]
-        return self.split(max(-(-n // chunks), 1), axis=axis)
+        dim = self._axis("chunk", _dim(dim, axis, 0))
+        return self.split(max(-(-self.shape[dim] // chunks), 1), dim)
 
-    def unbind(self, axis: int = 0) -> tuple[Tensor, ...]:
-        """The slices along `axis`, each with that axis removed: [x[0], x[1], ...], made by one op."""
-        axis = self._axis("unbind", axis)
-        return _apply(ops.Unbind, self, axis=axis) if self.shape[axis] else ()  # no slices: no node
+    def unbind(self, dim: int | None = None, *, axis=None) -> tuple[Tensor, ...]:
+        """The slices along `dim`, each with that axis removed: [x[0], x[1], ...], made by one op."""
+        dim = self._axis("unbind", _dim(dim, axis, 0))
+        return _apply(ops.Unbind, self, axis=dim) if self.shape[dim] else ()  # no slices: no node
 
     def _axis(self, op: str, axis: int) -> int:
         """axis, checked and counted from 0 (negative counts from the end)."""
@@ -392,6 +426,78 @@ class Tensor:
         if len(set(axes)) < len(axes):
             raise OpError(f"{op}: axis {axis!r} names an axis twice")
         return axes if isinstance(axis, tuple | list) else axes[0]
+
+
+def _backprop(order: list[ops.Function], grads: dict, retain_graph: bool, retain_grads: bool = False) -> None:
+    """The chain rule at every node of `order`: `grads` maps what stands for a tensor (`_key`) to dL/d(tensor);
+    each node takes its outputs' gradients and adds what it sends back to its inputs'. Afterwards `grads`
+    holds the gradients of the leaves the nodes reached."""
+    for node in _unreleased(order):  # each node after every node that used its outputs
+        dys = [_dense(grads.pop((node, k), None)) for k in range(len(node.shapes))]  # all arrived by now
+        if node.hooks:  # register_hook or retain_grad on one of its outputs
+            dys = [_run_hooks(node.hooks[k], dy, node, k) if node.hooks[k] else dy for k, dy in enumerate(dys)]
+        if retain_grads:
+            _retain(node, dys)
+        dxs = node.backward(*dys)  # the chain rule at one node: dL/dx = dL/dy · dy/dx
+        if state.anomaly:
+            _check_finite(node, dxs, "backward", node.parents)
+        if not retain_graph:
+            node.saved = None  # free the saved arrays; the graph's shape stays, for drawings
+        for parent, dx in zip(node.parents, dxs):  # noqa: B905 (tg.apply checks Functions of your own)
+            if dx is not None:  # contributions from several consumers add up
+                total = grads.get(parent)
+                grads[parent] = dx if total is None else total + dx
+
+
+_RETAIN = "retain_grad"  # a hook that keeps the gradient on the node (see _run_hooks)
+
+
+def _run_hooks(hooks: tuple, g, node: ops.Function | None = None, k: int = 0):
+    """Run a tensor's hooks on its gradient g: each may replace it (retain_grad's runs last, on the result)."""
+    if g is None:
+        return None
+    g = _dense(g)
+    for hook in hooks:
+        if hook is not _RETAIN:
+            new = hook(Tensor._leaf(g))
+            if new is not None:
+                new = np.asarray(new.data if isinstance(new, Tensor) else new)
+                if new.shape != g.shape:
+                    raise BackwardError(f"a hook returned a gradient of shape {new.shape}, expected {g.shape}")
+                g = new
+    if _RETAIN in hooks and node is not None:
+        _retain(node, [g if j == k else None for j in range(len(node.shapes))])
+    return g
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool = False, allow_unused: bool = False):
+    """The gradients of outputs with respect to inputs, returned, as torch.autograd.grad does:
+    no `.grad` is touched. `grad_outputs` gives dL/d(output) (may be left out for one-element
+    outputs); an input the outputs do not depend on is an error unless `allow_unused=True` (then None)."""
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    seeds = [None] * len(outputs) if grad_outputs is None else list(grad_outputs)
+    if len(seeds) != len(outputs) or not all(isinstance(t, Tensor) for t in outputs + inputs):
+        raise TypeError("grad: outputs and inputs must be Tensors (or lists of them), with one grad_output per output")
+    grads: dict = {}
+    for out, seed in zip(outputs, seeds, strict=True):
+        g = out._seed(seed)
+        grads[_key(out)] = g if _key(out) not in grads else grads[_key(out)] + g
+    caught: dict = {}  # an intermediate input's gradient, caught by a hook as it passes
+    for i, t in enumerate(inputs):
+        if t._ctx is not None:
+            t.register_hook(lambda g, i=i: caught.__setitem__(i, g.data))
+    try:
+        _backprop(topological_order(*outputs), grads, retain_graph)
+    finally:
+        for t in inputs:
+            if t._ctx is not None:
+                t._hooks = t._hooks[:-1] or None
+    found = [caught.get(i) if t._ctx is not None else _dense(grads.get(t)) for i, t in enumerate(inputs)]
+    for t, g in zip(inputs, found, strict=True):
+        if g is None and not allow_unused:
+            raise BackwardError(f"grad: the outputs do not depend on input {_describe(t)}; pass allow_unused=True")
+    return tuple(None if g is None else Tensor._leaf(np.array(g, t.dtype)) for t, g in zip(inputs, found, strict=True))
 
 
 class _Result(Tensor):
@@ -427,6 +533,16 @@ class _Result(Tensor):
     @property
     def scope(self) -> tuple[str, ...]:
         return self._ctx.scope
+
+    @property
+    def _hooks(self) -> tuple | None:
+        return None if self._ctx.hooks is None else self._ctx.hooks[self._k]
+
+    @_hooks.setter
+    def _hooks(self, value: tuple | None) -> None:
+        if self._ctx.hooks is None:
+            self._ctx.hooks = [None] * len(self._ctx.shapes)
+        self._ctx.hooks[self._k] = value
 
 
 def _apply(op: type[ops.Function], *inputs: Tensor, **options) -> Tensor | tuple[Tensor, ...]:
@@ -501,6 +617,15 @@ def topological_order(*tensors: Tensor) -> list[ops.Function]:
                 if left == 0:
                     ready.append(parent[0])
     return order
+
+
+def _dim(dim, axis, default=None):
+    """PyTorch's dim= or numpy's axis=, whichever was given (else the default)."""
+    if axis is None:
+        return default if dim is None else dim
+    if dim is not None:
+        raise TypeError(f"give dim= or axis=, not both (got dim={dim!r}, axis={axis!r})")
+    return axis
 
 
 def _is_int(n) -> bool:
@@ -589,19 +714,19 @@ def _tensors(op: str, tensors: Sequence[Tensor]) -> list[Tensor]:
     return tensors
 
 
-def cat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+def cat(tensors: Sequence[Tensor], dim: int | None = None, *, axis=None) -> Tensor:
     """Join tensors along an existing axis."""
     tensors = _tensors("cat", tensors)
-    return _apply(ops.Cat, *tensors, axis=tensors[0]._axis("cat", axis))
+    return _apply(ops.Cat, *tensors, axis=tensors[0]._axis("cat", _dim(dim, axis, 0)))
 
 
-def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+def stack(tensors: Sequence[Tensor], dim: int | None = None, *, axis=None) -> Tensor:
     """Join tensors of the same shape along a new axis."""
     tensors = _tensors("stack", tensors)
     if len({t.shape for t in tensors}) > 1:
         shapes = sorted({t.shape for t in tensors})
         raise OpError(f"stack: all tensors need the same shape, got {shapes}{in_scope(state.scope)}")
-    return _apply(ops.Stack, *tensors, axis=axis)
+    return _apply(ops.Stack, *tensors, axis=_dim(dim, axis, 0))
 
 
 def _shape(op: str, shape: tuple) -> tuple[int, ...]:

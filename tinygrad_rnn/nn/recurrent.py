@@ -336,7 +336,7 @@ class _RecurrentLayer(Module):
         if tensor_arg(input, type(self).__name__).ndim not in (2, 3):
             raise OpError(f"{type(self).__name__}: input must be 2-D (T, I) or 3-D, got shape {input.shape}")
         batched = input.ndim == 3
-        x = input.transpose(1, 0, 2) if batched and self.batch_first else input
+        x = input.transpose(0, 1) if batched and self.batch_first else input
         if x.shape[0] == 0:
             raise OpError(f"{type(self).__name__}: the input has no time steps (shape {input.shape})")
         batch = x.shape[1:2] if batched else ()
@@ -360,7 +360,7 @@ class _RecurrentLayer(Module):
                     outputs.append(state[0] if self.has_cell_state else state)
                 x = stack(outputs, axis=0)
                 finals.append(state)
-        output = x.transpose(1, 0, 2) if batched and self.batch_first else x
+        output = x.transpose(0, 1) if batched and self.batch_first else x
         if self.has_cell_state:
             return output, (stack([s[0] for s in finals]), stack([s[1] for s in finals]))
         return output, stack(finals)

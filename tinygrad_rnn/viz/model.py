@@ -17,7 +17,7 @@ keeps each step's picture whole: a reshape made outside the steps from a tensor 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from weakref import WeakKeyDictionary
+from weakref import ref
 
 import numpy as np
 
@@ -164,6 +164,23 @@ class Cluster:
     children: list[Cluster] = field(default_factory=list)
 
 
+class _ById:
+    """Traced node ids by object identity, holding the objects weakly (drawing keeps nothing alive).
+    Not a WeakKeyDictionary: that compares keys with ==, which is elementwise for tensors."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[ref, str]] = {}
+
+    def __setitem__(self, obj, nid: str) -> None:
+        self._by_id[id(obj)] = (ref(obj), nid)
+
+    def __getitem__(self, obj) -> str:
+        held, nid = self._by_id[id(obj)]
+        if held() is not obj:  # another object that took the id of a freed one
+            raise KeyError(obj)
+        return nid
+
+
 @dataclass
 class Graph:
     """Nodes (in forward order: every node after its inputs), edges, and what view made them.
@@ -180,7 +197,7 @@ class Graph:
     level: str = "op"
     rolled: bool = False
     origin: Graph | None = field(default=None, repr=False)
-    _ids: WeakKeyDictionary = field(default_factory=WeakKeyDictionary, repr=False, compare=False)
+    _ids: _ById = field(default_factory=lambda: _ById(), repr=False, compare=False)
 
     def op_graph(self) -> Graph:
         """The traced op-level graph this one was made from (itself, for the trace)."""

@@ -1,0 +1,219 @@
+"""The rest of PyTorch's Tensor API: other spellings of tensor.py's ops, and ops built from them.
+
+Not on the reading path (docs/autograd.md reads modes.py, ops.py and tensor.py): each method here is
+a few lines over the ops a tensor already has, so none brings a derivative of its own. `Tensor`
+inherits them. Where PyTorch and numpy disagree, PyTorch's meaning wins: `x.max(1)` gives
+(values, indices), `x.transpose(0, 1)` swaps two axes (numpy's `transpose(*axes)` is `permute`).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .modes import OpError
+
+
+class ValuesIndices(NamedTuple):
+    """What x.max(dim) and x.min(dim) return, as in PyTorch: `values, indices = x.max(1)`."""
+
+    values: object
+    indices: object
+
+
+def _dim(dim, axis):
+    from .tensor import _dim as pick  # one rule for dim= and axis=, in tensor.py
+
+    return pick(dim, axis)
+
+
+class TensorAPI:
+    """PyTorch's other names and composite ops, for `Tensor`."""
+
+    __slots__ = ()
+
+    # -- other names for what tensor.py has ---------------------------------------------------------
+
+    def size(self, dim: int | None = None):
+        return self.shape if dim is None else self.shape[self._axis("size", dim)]
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def view(self, *shape):
+        """reshape: numpy arrays have no strides to share here, so a view is a reshape (a new node)."""
+        return self.reshape(*shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        a, b = self._axis("flatten", start_dim), self._axis("flatten", end_dim)
+        if a > b:
+            raise OpError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {self.shape}")
+        return self.reshape(self.shape[:a] + (int(np.prod(self.shape[a : b + 1])),) + self.shape[b + 1 :])
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def float(self):
+        """float32, as a differentiable op (self if it is float32 already)."""
+        return self.to(np.float32)
+
+    def double(self):
+        return self.to(np.float64)
+
+    def add(self, other, *, alpha=1):
+        return self + (other * alpha if alpha != 1 else other)
+
+    def sub(self, other, *, alpha=1):
+        return self - (other * alpha if alpha != 1 else other)
+
+    def mul(self, other):
+        return self * other
+
+    def div(self, other):
+        return self / other
+
+    def matmul(self, other):
+        return self @ other
+
+    def pow(self, exponent):
+        return self**exponent
+
+    def neg(self):
+        return -self
+
+    # -- built from other ops ---------------------------------------------------------------------
+
+    def abs(self):
+        """|x| = x * sign(x): the gradient is sign(x), 0 at 0 (as in PyTorch)."""
+        return self * self._leaf(np.sign(self.data).astype(self.dtype))
+
+    def clamp(self, min=None, max=None):  # noqa: A002 (PyTorch's names)
+        """x limited to [min, max]; the gradient is 0 where x was clamped."""
+        if min is None and max is None:
+            raise TypeError("clamp: give min=, max= or both")
+        lo = -np.inf if min is None else min
+        hi = np.inf if max is None else max
+        clipped = np.clip(self.data, lo, hi)
+        return self.where((self.data >= lo) & (self.data <= hi), self._leaf(clipped.astype(self.dtype)))
+
+    def masked_fill(self, mask, value):
+        """value where mask is True, x elsewhere (mask: bool, broadcast to x's shape)."""
+        mask = np.asarray(getattr(mask, "data", mask))
+        if mask.dtype != bool:
+            raise TypeError(f"masked_fill: mask must be bool, got {mask.dtype} (write mask > 0 or mask.bool())")
+        return self.where(~mask, value)
+
+    def var(self, dim=None, keepdim: bool = False, *, correction: int = 1, unbiased=None, axis=None, keepdims=False):
+        """sum((x - mean)^2) / (N - correction): PyTorch's default is the unbiased estimate (correction=1)."""
+        if unbiased is not None:
+            correction = int(bool(unbiased))
+        dim, keepdim = self._axes("var", _dim(dim, axis)), keepdim or keepdims
+        n = self.numel() if dim is None else int(np.prod([self.shape[a] for a in np.atleast_1d(dim)]))
+        centred = self - self.mean(dim, keepdim=True)
+        return (centred * centred).sum(dim, keepdim) * (1.0 / max(n - correction, 0) if n > correction else np.nan)
+
+    def std(self, dim=None, keepdim: bool = False, *, correction: int = 1, unbiased=None, axis=None, keepdims=False):
+        return self.var(dim, keepdim, correction=correction, unbiased=unbiased, axis=axis, keepdims=keepdims).sqrt()
+
+    def max(self, dim=None, keepdim: bool = False, *, axis=None, keepdims: bool = False):
+        """The largest element; along a dim, (values, indices) as in PyTorch (amax gives values only).
+        Each value takes its gradient at its index, as PyTorch's max(dim) does."""
+        return self._extreme("max", np.argmax, dim, keepdim or keepdims, axis)
+
+    def min(self, dim=None, keepdim: bool = False, *, axis=None, keepdims: bool = False):
+        return self._extreme("min", np.argmin, dim, keepdim or keepdims, axis)
+
+    def _extreme(self, op, arg, dim, keepdim, axis):
+        dim = _dim(dim, axis)
+        if dim is None:
+            return self.amax() if op == "max" else self.amin()
+        if isinstance(dim, tuple | list):
+            raise TypeError(f"{op}: takes one dim, as in PyTorch; for several write x.a{op}(dim=(0, 1))")
+        dim = self._axes(op, dim)
+        if dim is None:  # a 0-d tensor
+            return ValuesIndices(self, self._leaf(np.zeros((), np.int64)))
+        if self.shape[dim] == 0:
+            raise OpError(f"{op}: dim {dim} of shape {self.shape} is empty: it has no {op}imum")
+        indices = np.expand_dims(arg(self.data, axis=dim), dim)
+        where = tuple(
+            indices if k == dim else np.arange(n).reshape((-1,) + (1,) * (self.ndim - 1 - k))
+            for k, n in enumerate(indices.shape)
+        )
+        values = self[where]
+        if not keepdim:
+            values, indices = values.squeeze(dim), indices.squeeze(dim)
+        return ValuesIndices(values, self._leaf(indices.astype(np.int64)))
+
+    def argmax(self, dim=None, keepdim: bool = False, *, axis=None):
+        """The index of the largest element (of the flattened tensor if no dim): int64, no gradient."""
+        return self._arg("argmax", np.argmax, _dim(dim, axis), keepdim)
+
+    def argmin(self, dim=None, keepdim: bool = False, *, axis=None):
+        return self._arg("argmin", np.argmin, _dim(dim, axis), keepdim)
+
+    def _arg(self, op, arg, dim, keepdim):
+        if self.numel() == 0:
+            raise OpError(f"{op}: an empty tensor {self.shape} has no {op[3:]}imum")
+        dim = self._axes(op, dim)
+        out = arg(self.data, axis=dim, keepdims=keepdim)
+        return self._leaf(np.asarray(out, np.int64))
+
+    # -- comparisons: bool tensors without gradient ----------------------------------------------
+
+    def _compare(self, other, fn):
+        a, b = self._with(other.data if isinstance(other, TensorAPI) else other, "compare")
+        return self._leaf(np.asarray(fn(a.data, b.data)))
+
+    def __lt__(self, other):
+        return self._compare(other, np.less)
+
+    def __le__(self, other):
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other):
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other):
+        return self._compare(other, np.greater_equal)
+
+    def __eq__(self, other):  # elementwise, as in PyTorch; `is` compares identity
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other):
+        return self._compare(other, np.not_equal)
+
+    __hash__ = object.__hash__  # tensors stay usable as dict keys (by identity), as in PyTorch
+
+    def __invert__(self):
+        if self.dtype != bool:
+            raise TypeError(f"~: only bool tensors can be inverted, got {self.dtype}")
+        return self._leaf(~self.data)
+
+    def __and__(self, other):
+        return self._compare(other, np.logical_and)
+
+    def __or__(self, other):
+        return self._compare(other, np.logical_or)
+
+    def bool(self):
+        return self._leaf(self.data.astype(bool))
+
+    def long(self):
+        return self._leaf(self.data.astype(np.int64))
+
+    def int(self):
+        return self._leaf(self.data.astype(np.int32))
+
+    # -- autograd conveniences --------------------------------------------------------------------
+
+    def requires_grad_(self, requires_grad: bool = True):
+        """Switch gradient tracking of a leaf on or off, in place (returns self)."""
+        if self._ctx is not None:
+            raise TypeError("requires_grad_: only a leaf (a tensor you made) can change it; use .detach() to cut one")
+        if requires_grad and self.dtype.kind != "f":
+            raise TypeError(f"requires_grad_: needs a floating-point dtype, got {self.dtype}; use .float() first")
+        self.requires_grad = bool(requires_grad)
+        return self

@@ -44,10 +44,10 @@ class Tensor(TensorAPI):
         self.data, self.grad, self.requires_grad = arr, None, bool(requires_grad)
         self.name, self.scope, self._cut, self._hooks = name, state.scope, None, None
 
-    @classmethod
-    def _leaf(cls, data: np.ndarray) -> Tensor:
+    @staticmethod
+    def _leaf(data: np.ndarray) -> Tensor:
         """A leaf around an array, without copying or checking it (an op's output with no graph)."""
-        t = cls.__new__(cls)
+        t = Tensor.__new__(Tensor)
         t.data, t.grad, t.requires_grad, t.name, t.scope, t._cut = data, None, False, None, state.scope, None
         t._hooks = None
         return t

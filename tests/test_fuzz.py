@@ -231,6 +231,13 @@ def one_dim(fn, a, axis):
     return fn(a, axis=axis)
 
 
+def softmax_dim(a, axis):
+    """No dim: the last, which is PyTorch's implicit choice up to 2-D; above 2-D a dim must be given."""
+    if axis is None and a.ndim > 2:
+        raise TypeError("give dim")
+    return -1 if axis is None else axis
+
+
 REDUCTIONS = {
     "sum": (lambda x, ax: x.sum(axis=ax), lambda a, ax: np.sum(a, axis=ax)),
     "mean": (lambda x, ax: x.mean(axis=ax), lambda a, ax: np.mean(a, axis=ax)),
@@ -238,8 +245,8 @@ REDUCTIONS = {
     "amin": (lambda x, ax: x.amin(dim=ax), lambda a, ax: np.min(a, axis=ax)),
     "max": (lambda x, ax: values_of(x.max(ax)), lambda a, ax: one_dim(np.max, a, ax)),
     "min": (lambda x, ax: values_of(x.min(ax)), lambda a, ax: one_dim(np.min, a, ax)),
-    "softmax": (lambda x, ax: x.softmax(axis=ax), lambda a, ax: np_softmax(a, -1 if ax is None else ax)),
-    "log_softmax": (lambda x, ax: x.log_softmax(ax), lambda a, ax: np.log(np_softmax(a, -1 if ax is None else ax))),
+    "softmax": (lambda x, ax: x.softmax(axis=ax), lambda a, ax: np_softmax(a, softmax_dim(a, ax))),
+    "log_softmax": (lambda x, ax: x.log_softmax(ax), lambda a, ax: np.log(np_softmax(a, softmax_dim(a, ax)))),
 }
 
 

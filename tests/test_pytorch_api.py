@@ -335,3 +335,25 @@ def test_factories_give_pytorchs_shapes_and_dtypes():
     assert 0 <= u.min().item() and u.max().item() < 1 and abs(u.mean().item() - 0.5) < 0.02
     with pytest.raises(TypeError, match="randn: a shape is integers"):
         tg.randn(2.5)
+
+
+# -- what differs says so -----------------------------------------------------------------------------
+
+
+def test_differences_from_pytorch_are_errors_that_say_what_to_write():
+    x = tg.Tensor(np.ones((2, 3)), requires_grad=True)
+    y = x * 2
+    with pytest.raises(TypeError, match=r"\+=: tensors are not changed in place.*x = x \+ y"):
+        y += 1
+    with pytest.raises(TypeError, match="cuda: .*numpy on the CPU"):
+        x.cuda()
+    with pytest.raises(TypeError, match="cuda"):
+        x.to("cuda:0")
+    assert x.cpu() is x and x.to("cpu") is x
+    with pytest.raises(tg.BackwardError, match="create_graph=True"):
+        y.sum().backward(create_graph=True)
+    with pytest.raises(tg.BackwardError, match="create_graph=True"):
+        tg.grad(y.sum(), x, create_graph=True)
+    with pytest.raises(TypeError, match="softmax: give dim= for a 3-D tensor"):
+        tg.Tensor(np.ones((2, 3, 4))).softmax()
+    same(tg.Tensor(np.arange(6.0).reshape(2, 3)).softmax(), torch.arange(6.0).reshape(2, 3).double().softmax(-1))

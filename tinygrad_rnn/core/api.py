@@ -207,6 +207,32 @@ class TensorAPI:
     def int(self):
         return self._leaf(self.data.astype(np.int32))
 
+    # -- in-place operators: PyTorch changes the tensor itself, which every other name for it sees
+
+    def _in_place(self, op: str):
+        raise TypeError(
+            f"{op}: tensors are not changed in place here (PyTorch would change this tensor for every name "
+            f"that refers to it); write x = x {op[0]} y"
+        )
+
+    def __iadd__(self, other):
+        self._in_place("+=")
+
+    def __isub__(self, other):
+        self._in_place("-=")
+
+    def __imul__(self, other):
+        self._in_place("*=")
+
+    def __itruediv__(self, other):
+        self._in_place("/=")
+
+    def cpu(self):
+        return self  # numpy arrays live in main memory
+
+    def cuda(self, *args, **kwargs):
+        raise TypeError("cuda: tinygrad_rnn computes with numpy on the CPU; leave out .cuda() / .to('cuda')")
+
     # -- autograd conveniences --------------------------------------------------------------------
 
     def requires_grad_(self, requires_grad: bool = True):

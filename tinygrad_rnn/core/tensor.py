@@ -54,13 +54,14 @@ class Tensor(TensorAPI):
 
     # -- backward --------------------------------------------------------------------------------
 
-    def backward(self, grad=None, retain_graph: bool = False, retain_grads: bool = False) -> None:
+    def backward(self, grad=None, retain_graph: bool = False, retain_grads: bool = False, create_graph=False) -> None:
         """Add d(self)/d(leaf) into `.grad` of every leaf that requires grad.
 
         `grad` is dL/d(self); it may be omitted only for a one-element tensor (then it is 1).
         Saved arrays are released afterwards unless `retain_graph=True`; `retain_grads=True`
         also keeps the gradient of every intermediate tensor (its `.grad`).
         """
+        _no_higher_order(create_graph)
         grads = {_key(self): self._seed(grad)}  # dL/d(tensor), for every tensor reached so far
         _backprop(topological_order(self), grads, retain_graph, retain_grads)
         for leaf, dx in grads.items():  # every node has taken its own: what is left is the leaves'
@@ -158,6 +159,8 @@ class Tensor(TensorAPI):
     def to(self, dtype) -> Tensor:
         """The values in another dtype: between floats a differentiable op (`Cast`); self if nothing changes;
         to bool or an integer a leaf, with no gradient (as in PyTorch)."""
+        if isinstance(dtype, str) and dtype.split(":")[0] in ("cpu", "cuda", "mps"):
+            return self.cpu() if dtype == "cpu" else self.cuda()
         dtype = dtypes.checked(np.empty(0, dtype), "to").dtype
         if dtype == self.dtype:
             return self
@@ -323,15 +326,21 @@ class Tensor(TensorAPI):
 
     def softmax(self, dim: int | None = None, *, axis=None) -> Tensor:
         """exp(x - max) / sum(exp(x - max)): shifting by the (constant) max keeps exp finite."""
-        x, dim = self._float(), self._axes("softmax", _dim(dim, axis, -1))
+        x, dim = self._float(), self._axes("softmax", _dim(dim, axis, self._last("softmax", dim, axis)))
         e = (x - x.data.max(axis=dim, keepdims=True, initial=-np.inf)).exp()
         return e / e.sum(dim, keepdim=True)
 
     def log_softmax(self, dim: int | None = None, *, axis=None) -> Tensor:
         """x - max - log(sum(exp(x - max))): finite even for logits of +-1000."""
-        x, dim = self._float(), self._axes("log_softmax", _dim(dim, axis, -1))
+        x, dim = self._float(), self._axes("log_softmax", _dim(dim, axis, self._last("log_softmax", dim, axis)))
         shifted = x - x.data.max(axis=dim, keepdims=True, initial=-np.inf)
         return shifted - shifted.exp().sum(dim, keepdim=True).log()
+
+    def _last(self, op: str, dim, axis) -> int:
+        """softmax's default dim, the last: PyTorch's implicit choice too, up to 2-D; above, say which."""
+        if dim is None and axis is None and self.ndim > 2:
+            raise TypeError(f"{op}: give dim= for a {self.ndim}-D tensor (PyTorch's implicit choice would be dim 0)")
+        return -1
 
     # -- shapes ----------------------------------------------------------------------------------
 
@@ -470,10 +479,16 @@ def _run_hooks(hooks: tuple, g, node: ops.Function | None = None, k: int = 0):
     return g
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph: bool = False, allow_unused: bool = False):
+def _no_higher_order(create_graph: bool) -> None:
+    if create_graph:
+        raise BackwardError("create_graph=True (gradients of gradients) is not supported: backward records no graph")
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=False, create_graph=False, allow_unused=False):
     """The gradients of outputs with respect to inputs, returned, as torch.autograd.grad does:
     no `.grad` is touched. `grad_outputs` gives dL/d(output) (may be left out for one-element
     outputs); an input the outputs do not depend on is an error unless `allow_unused=True` (then None)."""
+    _no_higher_order(create_graph)
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     seeds = [None] * len(outputs) if grad_outputs is None else list(grad_outputs)

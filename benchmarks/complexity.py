@@ -1,9 +1,9 @@
 """The readability report of the engine's reading path (tinygrad_rnn/core): its size, and how tangled it is.
 
 Cyclomatic complexity (radon) counts the paths through a function: 1, plus one for each if, loop,
-boolean operator, except and comprehension condition. Goals: `Tensor.backward` at most 40 lines and
-complexity at most 10; no function in the core above 15; the core at most 900 lines with its
-docstrings. Run:  python benchmarks/complexity.py   (make complexity); exits with 1 if a goal is missed.
+boolean operator, except and comprehension condition. Goals: the backward pass (`Tensor.backward` and
+the loop it runs, `_backprop`) at most 40 lines and complexity at most 10; no function in the core
+above 15; the core at most 900 lines with its docstrings. Run:  python benchmarks/complexity.py   (make complexity); exits with 1 if a goal is missed.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ def main() -> int:
         print(f"| {path.name} | {raw.loc} | {raw.sloc} | {notes} | {raw.blank} | {len(found)} | {worst_text} |")
     print(f"| **core** | **{total}** | | | | {len(blocks)} | |")
 
-    backward = next(b for name, b in blocks if name == "tensor.py" and b.name == "backward")
-    backward_lines = backward.endline - backward.lineno + 1
+    # The backward pass is Tensor.backward and the loop it runs, _backprop (shared with tg.grad).
+    backward = [b for name, b in blocks if name == "tensor.py" and b.name in ("backward", "_backprop")]
+    backward_lines = sum(b.endline - b.lineno + 1 for b in backward)
     largest = max(blocks, key=lambda nb: nb[1].complexity)
     print("\nfunctions of complexity above 5:")
     for name, b in sorted(blocks, key=lambda nb: -nb[1].complexity):
@@ -45,7 +46,7 @@ def main() -> int:
     measured = {
         "core lines": total,
         "backward lines": backward_lines,
-        "backward complexity": backward.complexity,
+        "backward complexity": max(b.complexity for b in backward),
         "largest complexity": largest[1].complexity,
     }
     print("\ngoals:")

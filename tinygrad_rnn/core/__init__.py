@@ -1,6 +1,7 @@
 """The engine, in the order docs/autograd.md reads it: modes.py, ops.py, tensor.py."""
 
 from . import dtypes, ops
+from .api import grad
 from .modes import (
     AnomalyError,
     BackwardError,
@@ -15,7 +16,7 @@ from .modes import (
     scope,
 )
 from .ops import Function
-from .tensor import Lazy, Tensor, cat, grad, ones, stack, topological_order, zeros
+from .tensor import Lazy, Tensor, cat, ones, stack, topological_order, zeros
 
 __all__ = ["AnomalyError", "BackwardError", "Function", "Lazy", "OpError", "Tensor", "cat", "current_scope", "dtypes"]
 __all__ += ["grad"]

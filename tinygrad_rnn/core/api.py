@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .modes import OpError
+from .modes import BackwardError, OpError
 
 
 class ValuesIndices(NamedTuple):
@@ -243,3 +243,43 @@ class TensorAPI:
             raise TypeError(f"requires_grad_: needs a floating-point dtype, got {self.dtype}; use .float() first")
         self.requires_grad = bool(requires_grad)
         return self
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=False, create_graph=False, allow_unused=False):
+    """The gradients of outputs with respect to inputs, returned, as torch.autograd.grad does: no
+    `.grad` is touched. The same chain rule as backward (tensor.py's `_backprop`); `grad_outputs` gives
+    dL/d(output) (left out: 1, for one-element outputs); an input the outputs do not depend on is an
+    error unless `allow_unused=True` (then its gradient is None)."""
+    from .tensor import Tensor, _describe, _no_higher_order
+
+    _no_higher_order(create_graph)
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    seeds = [None] * len(outputs) if grad_outputs is None else list(grad_outputs)
+    if len(seeds) != len(outputs) or not all(isinstance(t, Tensor) for t in outputs + inputs):
+        raise TypeError("grad: outputs and inputs must be Tensors (or lists of them), with one grad_output per output")
+    found = _gradients(outputs, seeds, inputs, retain_graph)
+    unused = [_describe(t) for t, g in zip(inputs, found, strict=True) if g is None]
+    if unused and not allow_unused:
+        raise BackwardError(f"grad: the outputs do not depend on input {unused[0]}; pass allow_unused=True")
+    return tuple(None if g is None else Tensor._leaf(np.array(g, t.dtype)) for t, g in zip(inputs, found, strict=True))
+
+
+def _gradients(outputs: list, seeds: list, inputs: list, retain_graph: bool) -> list:
+    """dL/d(input) for each input (None if none reached it): a leaf's is what backprop leaves over, an
+    intermediate tensor's is caught by a hook as it passes."""
+    from .tensor import _backprop, _dense, _key, topological_order
+
+    grads: dict = {}
+    for out, seed in zip(outputs, seeds, strict=True):
+        grads[_key(out)] = out._seed(seed) + grads.get(_key(out), 0)
+    caught: dict = {}
+    made = [t for t in inputs if t._ctx is not None]
+    for t in made:
+        t.register_hook(lambda g, t=t: caught.__setitem__(id(t), g.data))
+    try:
+        _backprop(topological_order(*outputs), grads, retain_graph)
+    finally:
+        for t in made:
+            t._hooks = t._hooks[:-1] or None
+    return [caught.get(id(t)) if t._ctx is not None else _dense(grads.get(t)) for t in inputs]

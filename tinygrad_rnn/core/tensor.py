@@ -65,7 +65,7 @@ class Tensor(TensorAPI):
         grads = {_key(self): self._seed(grad)}  # dL/d(tensor), for every tensor reached so far
         _backprop(topological_order(self), grads, retain_graph, retain_grads)
         for leaf, dx in grads.items():  # every node has taken its own: what is left is the leaves'
-            leaf._accumulate(_run_hooks(leaf._hooks, dx) if leaf._hooks else dx)
+            leaf._accumulate(_run_hooks(leaf._hooks, _dense(dx)) if leaf._hooks else dx)
 
     def register_hook(self, hook) -> None:
         """Call hook(grad) when backward computes this tensor's gradient (a tensor without gradient);
@@ -442,11 +442,7 @@ def _backprop(order: list[ops.Function], grads: dict, retain_graph: bool, retain
     each node takes its outputs' gradients and adds what it sends back to its inputs'. Afterwards `grads`
     holds the gradients of the leaves the nodes reached."""
     for node in _unreleased(order):  # each node after every node that used its outputs
-        dys = [_dense(grads.pop((node, k), None)) for k in range(len(node.shapes))]  # all arrived by now
-        if node.hooks:  # register_hook or retain_grad on one of its outputs
-            dys = [_run_hooks(node.hooks[k], dy, node, k) if node.hooks[k] else dy for k, dy in enumerate(dys)]
-        if retain_grads:
-            _retain(node, dys)
+        dys = _arrived(node, grads, retain_grads)  # dL/dy for each of its outputs: all arrived by now
         dxs = node.backward(*dys)  # the chain rule at one node: dL/dx = dL/dy · dy/dx
         if state.anomaly:
             _check_finite(node, dxs, "backward", node.parents)
@@ -458,61 +454,37 @@ def _backprop(order: list[ops.Function], grads: dict, retain_graph: bool, retain
                 grads[parent] = dx if total is None else total + dx
 
 
-_RETAIN = "retain_grad"  # a hook that keeps the gradient on the node (see _run_hooks)
-
-
-def _run_hooks(hooks: tuple, g, node: ops.Function | None = None, k: int = 0):
-    """Run a tensor's hooks on its gradient g: each may replace it (retain_grad's runs last, on the result)."""
-    if g is None:
-        return None
-    g = _dense(g)
-    for hook in hooks:
-        if hook is not _RETAIN:
-            new = hook(Tensor._leaf(g))
-            if new is not None:
-                new = np.asarray(new.data if isinstance(new, Tensor) else new)
-                if new.shape != g.shape:
-                    raise BackwardError(f"a hook returned a gradient of shape {new.shape}, expected {g.shape}")
-                g = new
-    if _RETAIN in hooks and node is not None:
-        _retain(node, [g if j == k else None for j in range(len(node.shapes))])
-    return g
-
-
 def _no_higher_order(create_graph: bool) -> None:
     if create_graph:
         raise BackwardError("create_graph=True (gradients of gradients) is not supported: backward records no graph")
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=False, create_graph=False, allow_unused=False):
-    """The gradients of outputs with respect to inputs, returned, as torch.autograd.grad does:
-    no `.grad` is touched. `grad_outputs` gives dL/d(output) (may be left out for one-element
-    outputs); an input the outputs do not depend on is an error unless `allow_unused=True` (then None)."""
-    _no_higher_order(create_graph)
-    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    seeds = [None] * len(outputs) if grad_outputs is None else list(grad_outputs)
-    if len(seeds) != len(outputs) or not all(isinstance(t, Tensor) for t in outputs + inputs):
-        raise TypeError("grad: outputs and inputs must be Tensors (or lists of them), with one grad_output per output")
-    grads: dict = {}
-    for out, seed in zip(outputs, seeds, strict=True):
-        g = out._seed(seed)
-        grads[_key(out)] = g if _key(out) not in grads else grads[_key(out)] + g
-    caught: dict = {}  # an intermediate input's gradient, caught by a hook as it passes
-    for i, t in enumerate(inputs):
-        if t._ctx is not None:
-            t.register_hook(lambda g, i=i: caught.__setitem__(i, g.data))
-    try:
-        _backprop(topological_order(*outputs), grads, retain_graph)
-    finally:
-        for t in inputs:
-            if t._ctx is not None:
-                t._hooks = t._hooks[:-1] or None
-    found = [caught.get(i) if t._ctx is not None else _dense(grads.get(t)) for i, t in enumerate(inputs)]
-    for t, g in zip(inputs, found, strict=True):
-        if g is None and not allow_unused:
-            raise BackwardError(f"grad: the outputs do not depend on input {_describe(t)}; pass allow_unused=True")
-    return tuple(None if g is None else Tensor._leaf(np.array(g, t.dtype)) for t, g in zip(inputs, found, strict=True))
+def _arrived(node: ops.Function, grads: dict, retain_grads: bool) -> list:
+    """The gradients that arrived at node's outputs (None where none did), taken out of `grads`,
+    after the outputs' hooks have seen them; kept on the node with retain_grads."""
+    dys = [_dense(grads.pop((node, k), None)) for k in range(len(node.shapes))]
+    if node.hooks:  # register_hook or retain_grad on one of its outputs
+        dys = [
+            _run_hooks(hooks, dy) if hooks and dy is not None else dy for hooks, dy in zip(node.hooks, dys, strict=True)
+        ]
+    if retain_grads or node.hooks:
+        _retain(node, dys, None if retain_grads else [bool(h) and _RETAIN in h for h in node.hooks])
+    return dys
+
+
+_RETAIN = "retain_grad"  # the hook retain_grad() adds: keep the gradient on the node (see _retain)
+
+
+def _run_hooks(hooks: tuple, g: np.ndarray) -> np.ndarray:
+    """A tensor's hooks, in order, on its gradient g: one that returns a tensor or an array replaces it."""
+    for hook in hooks:
+        new = None if hook is _RETAIN else hook(Tensor._leaf(g))
+        if new is not None:
+            new = np.asarray(new.data if isinstance(new, Tensor) else new)
+            if new.shape != g.shape:
+                raise BackwardError(f"a hook returned a gradient of shape {new.shape}, expected {g.shape}")
+            g = new
+    return g
 
 
 class _Result(Tensor):
@@ -685,12 +657,13 @@ def _dense(g):
     return g.dense() if isinstance(g, Lazy) else g
 
 
-def _retain(node: ops.Function, dys: list) -> None:
-    """Keep each output's gradient on the node (its tensor's .grad), adding up across backward calls."""
+def _retain(node: ops.Function, dys: list, which: list[bool] | None = None) -> None:
+    """Keep each output's gradient (or those `which` marks) on the node, its tensor's .grad, adding up
+    across backward calls."""
     if node.grads is None:
         node.grads = [None] * len(dys)
     for k, dy in enumerate(dys):
-        if dy is not None:
+        if dy is not None and (which is None or which[k]):
             kept = node.grads[k]
             node.grads[k] = np.array(dy, dtype=node.dtype) if kept is None else kept + dy
 

@@ -228,7 +228,7 @@ def checkpoint(settings: dict, source: str, text: str, vocab: str, model: CharLS
     ckpt |= {"corpus.source": bytes_array(source), "corpus.vocab": bytes_array(vocab)}
     ckpt["corpus.crc32"] = np.asarray(zlib.crc32(text.encode("utf-8")), dtype=np.int64)
     ckpt |= {f"model.{name}": p.data for name, p in model.named_parameters()}
-    for k, state in enumerate(opt.state):  # Adam keeps, per parameter, its step count t and moments m, v
+    for k, state in opt.state_dict()["state"].items():  # Adam keeps, per parameter, step, exp_avg, exp_avg_sq
         ckpt |= {f"optim.{k}.{key}": np.asarray(value) for key, value in state.items()}
     ckpt |= {"run.step": np.asarray(run.step), "run.pos": np.asarray(run.pos), "run.h": run.h, "run.c": run.c}
     ckpt["run.rng"] = rng_array(run.rng)
@@ -249,12 +249,13 @@ def checkpoint_settings(ckpt: dict) -> tuple[dict, str, str]:
 def restore(ckpt: dict, model: CharLSTM, opt) -> Progress:
     """Load weights and optimizer state into `model` and `opt`; return the progress of the run."""
     model.load_state_dict({k.removeprefix("model."): v for k, v in ckpt.items() if k.startswith("model.")})
-    for k, state in enumerate(opt.state):
-        state.clear()
-        prefix = f"optim.{k}."
-        for key, value in ckpt.items():
-            if key.startswith(prefix):  # a 0-d array is a count (t): back to a Python int
-                state[key.removeprefix(prefix)] = value.item() if value.ndim == 0 else value.copy()
+    saved = opt.state_dict()  # this run's hyperparameters (from the settings), the checkpoint's state
+    saved["state"] = {}
+    for key, value in ckpt.items():
+        if key.startswith("optim."):
+            _, k, name = key.split(".", 2)
+            saved["state"].setdefault(int(k), {})[name] = value
+    opt.load_state_dict(saved)
     return Progress(
         step=int(ckpt["run.step"]),
         pos=int(ckpt["run.pos"]),
@@ -362,6 +363,9 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+ADAM_STATE = {"step", "exp_avg", "exp_avg_sq"}  # the names tg.optim.Adam.state_dict() gives, as PyTorch's
+
+
 def read_checkpoint(parser: argparse.ArgumentParser, flag: str, path: Path) -> dict:
     """The checkpoint at path, or exit through parser.error saying why it cannot be used."""
     if not path.is_file():
@@ -374,6 +378,10 @@ def read_checkpoint(parser: argparse.ArgumentParser, flag: str, path: Path) -> d
         parser.error(f"{flag}: {err}")
     except KeyError as err:
         parser.error(f"{flag}: {path} is not a checkpoint of char_lstm.py (it has no {err})")
+    names = {key.split(".", 2)[2] for key in ckpt if key.startswith("optim.")}
+    if names - ADAM_STATE:
+        unknown, known = sorted(names - ADAM_STATE), sorted(ADAM_STATE)
+        parser.error(f"{flag}: {path} holds optimizer state {unknown}, not Adam's {known}: start a new run")
     return ckpt
 
 

@@ -365,7 +365,7 @@ BAD = [
     ("stack of numbers", lambda: tg.stack([1, 2]), TypeError, "stack: expected Tensors"),
     ("cross_entropy of an array", lambda: F.cross_entropy(np.ones((2, 3)), [0, 1]), TypeError, "cross_entropy"),
     ("softmax of an array", lambda: F.softmax(np.ones(3)), TypeError, "softmax: input must be a Tensor"),
-    ("mse_loss of an array", lambda: F.mse_loss(np.ones(2), np.ones(2)), TypeError, "mse_loss: pred"),
+    ("mse_loss of an array", lambda: F.mse_loss(np.ones(2), np.ones(2)), TypeError, "mse_loss: input"),
     ("Linear of an array", lambda: tg.nn.Linear(2, 3)(np.ones((1, 2))), TypeError, "Linear: input"),
     ("LSTM of an array", lambda: tg.nn.LSTM(2, 3)(np.ones((4, 1, 2))), TypeError, "LSTM: input"),
     ("LSTMCell of an array", lambda: tg.nn.LSTMCell(2, 3)(np.ones((1, 2))), TypeError, "LSTMCell: input"),

@@ -1,7 +1,8 @@
 """Module and Parameter: named, nested containers of trainable tensors, with PyTorch's interface.
 
 A Module finds its parameters and sub-modules by looking at its own attributes, in the order they
-were assigned (a Parameter, a Module, or a list/tuple of Modules). Names are dotted paths
+were assigned (a Parameter, a Module, or a list/tuple of Modules); the containers of container.py
+hold theirs in order, named "0", "1", ... Names are dotted paths
 ("encoder.weight", "layers.0.bias"), so a PyTorch state_dict converted to numpy loads unchanged.
 Calling a module pushes its scope name, so its ops are grouped in errors and drawings.
 """
@@ -22,6 +23,24 @@ def tensor_arg(x, who: str, what: str = "input") -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"{who}: {what} must be a Tensor, got {type(x).__name__}; wrap it: tg.Tensor(x)")
     return x
+
+
+def probability(who: str, p, what: str = "p") -> float:
+    """p as a float, checked to be a number in [0, 1] (PyTorch's rule for dropout probabilities)."""
+    if isinstance(p, bool) or not isinstance(p, int | float | np.integer | np.floating):
+        raise TypeError(f"{who}: {what} must be a number in [0, 1], got {type(p).__name__} {p!r}")
+    if not 0 <= p <= 1:
+        raise ValueError(f"{who}: {what} is a probability and must be in [0, 1], got {p!r}")
+    return float(p)
+
+
+def no_inplace(who: str, inplace: bool) -> None:
+    """PyTorch's inplace=True refused: here no tensor changes in place (the recorded graph needs its values)."""
+    if inplace:
+        raise TypeError(
+            f"{who}: inplace=True is not supported: a tensor here never changes in place (that would corrupt "
+            "the recorded graph); leave inplace out and use the result, x = ...(x)"
+        )
 
 
 def sizes(who: str, **values) -> None:
@@ -56,6 +75,8 @@ class Module:
     # -- the tree of modules and parameters ------------------------------------------------------
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, module) for each module directly below this one: the one place children are found.
+        nn.Sequential and nn.ModuleList (container.py) override it to name theirs "0", "1", ..."""
         for name, value in vars(self).items():
             if isinstance(value, Module):
                 yield name, value

@@ -18,12 +18,16 @@ Shapes: B batch, I input_size, H hidden_size, T time steps; x (B, I), h and c (B
 from __future__ import annotations
 
 import math
+import sys
+import warnings
+from contextlib import nullcontext
 
 import numpy as np
 
-from ..core import OpError, Tensor, is_anomaly_enabled, scope, stack, zeros
+from ..core import OpError, Tensor, cat, is_anomaly_enabled, scope, stack, zeros
 from . import init
-from .module import Module, Parameter, tensor_arg
+from .functional import dropout
+from .module import Module, Parameter, probability, tensor_arg
 
 
 def _named(t: Tensor, name: str) -> Tensor:
@@ -97,6 +101,7 @@ class _CellBase(Module):
 
     def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
         """One step: x (B, I) or (I,), h as x with H features (zeros when omitted) -> the new h."""
+        tensor_arg(x, type(self).__name__)
         if h is None:
             h = self.zero_state(x.shape[:-1], x.dtype)
         self._check_state(h, x.shape)
@@ -105,7 +110,7 @@ class _CellBase(Module):
 
     def _check_state(self, h: Tensor, x_shape: tuple[int, ...], what: str = "h") -> None:
         expected = (*x_shape[:-1], self.hidden_size)
-        if h.shape != expected:
+        if tensor_arg(h, type(self).__name__, what).shape != expected:
             raise OpError(f"{type(self).__name__}: {what} has shape {h.shape}, expected {expected} for input {x_shape}")
 
 
@@ -142,6 +147,9 @@ class LSTMCell(_CellBase):
     n_gates = 4
 
     def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        tensor_arg(x, type(self).__name__)
+        if state is not None and not (isinstance(state, tuple | list) and len(state) == 2):
+            raise TypeError(f"{type(self).__name__}: the state must be a pair (h, c), got {type(state).__name__}")
         if state is None:
             state = (self.zero_state(x.shape[:-1], x.dtype), self.zero_state(x.shape[:-1], x.dtype))
         self._check_state(state[0], x.shape, "h")
@@ -269,12 +277,18 @@ class GRUCell(_CellBase):
 
 
 class _RecurrentLayer(Module):
-    """Stacked cells run over a sequence. Parameters are named as in PyTorch: weight_ih_l0, ...
+    """Stacked cells run over a sequence, with PyTorch's arguments, parameter names and shapes.
 
     input: (T, B, I), or (B, T, I) with batch_first=True, or (T, I) unbatched.
-    Returns (output, h_n): output (T, B, H) holds the last layer's h at every step, h_n
-    (num_layers, B, H) the last step's h of every layer. LSTMs return (output, (h_n, c_n)).
-    Scopes: the layer's name, then `layer=k`, then `t=s` for every step.
+    Returns (output, h_n): output (T, B, D*H) holds the last layer's h at every step, h_n
+    (num_layers*D, B, H) the last step's h of every layer and direction. D is 2 with bidirectional=True
+    (a second cell per layer reads the sequence from its end; output holds both directions' h side by
+    side, forward first), else 1. LSTMs return (output, (h_n, c_n)). With dropout=p, the output of every
+    layer but the last goes through F.dropout(p) in training mode, as in PyTorch.
+    Parameters: weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, then (bidirectional) the same with
+    _reverse, then _l1, ...; `cells` holds the cells in that order, which is also h_n's.
+    Scopes: the layer's name, then `layer=k`, then (bidirectional only) `forward` or `reverse`, then `t=s`
+    for every step, s being the step's position in the sequence.
     """
 
     cell_class: type[_CellBase] = RNNCell
@@ -287,49 +301,91 @@ class _RecurrentLayer(Module):
         num_layers: int = 1,
         bias: bool = True,
         batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        *,
         rng=None,
-        **cell_kwargs,
     ) -> None:
-        if not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"{type(self).__name__}: num_layers must be at least 1, got {num_layers}")
+        who = type(self).__name__
+        if not isinstance(num_layers, int) or isinstance(num_layers, bool) or num_layers < 1:
+            raise ValueError(f"{who}: num_layers must be at least 1, got {num_layers}")
+        for name, flag in (("bias", bias), ("batch_first", batch_first), ("bidirectional", bidirectional)):
+            if not isinstance(flag, bool | np.bool_):
+                raise TypeError(f"{who}: {name} must be True or False, got {flag!r}")
+        if proj_size != 0:
+            raise TypeError(
+                f"{who}: proj_size={proj_size!r} is not supported (PyTorch's LSTM then projects h inside the "
+                "recurrence); leave proj_size=0"
+            )
+        self.dropout = probability(who, dropout, "dropout")
+        if self.dropout > 0 and num_layers == 1:
+            warnings.warn(
+                f"{who}: dropout is applied to the output of every layer but the last, so dropout={dropout} "
+                "with num_layers=1 does nothing (PyTorch warns too)",
+                stacklevel=_caller(),
+            )
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.batch_first = batch_first
+        self.batch_first, self.bidirectional = bool(batch_first), bool(bidirectional)
+        D = self.num_directions
         self.cells = [
-            self.cell_class(input_size if k == 0 else hidden_size, hidden_size, bias, rng=rng, **cell_kwargs)
+            self.cell_class(
+                input_size if k == 0 else D * hidden_size, hidden_size, bool(bias), rng=rng, **self._options()
+            )
             for k in range(num_layers)
+            for _ in range(D)
         ]
 
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def _options(self) -> dict:
+        """Keyword arguments for the cells beyond the sizes and bias (RNN's nonlinearity)."""
+        return {}
+
+    def _suffix(self, k: int) -> str:
+        """The name suffix of cells[k]'s parameters: _l0, _l0_reverse, _l1, ..."""
+        layer, reverse = divmod(k, self.num_directions)
+        return f"_l{layer}" + ("_reverse" if reverse else "")
+
     def _own_parameters(self):
-        """PyTorch's flat names: weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, weight_ih_l1, ..."""
+        """PyTorch's flat names: weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, weight_ih_l0_reverse, ..."""
         for k, cell in enumerate(self.cells):
             for name, p in cell._own_parameters():
-                yield f"{name}_l{k}", p
+                yield name + self._suffix(k), p
 
     def __getattr__(self, name: str):
-        """PyTorch's attribute names work too: lstm.weight_hh_l1 is lstm.cells[1].weight_hh."""
-        base, sep, layer = name.rpartition("_l")
-        cells = self.__dict__.get("cells", ())
-        if sep and layer.isdigit() and int(layer) < len(cells):
-            p = getattr(cells[int(layer)], base, None)
+        """PyTorch's attribute names work too: lstm.weight_hh_l1 is lstm.cells[1].weight_hh (cells[2] when
+        bidirectional, whose lstm.weight_hh_l1_reverse is cells[3].weight_hh)."""
+        cells, D = self.__dict__.get("cells", ()), 2 if self.__dict__.get("bidirectional") else 1
+        stem, reverse = (name.removesuffix("_reverse"), 1) if name.endswith("_reverse") else (name, 0)
+        base, sep, layer = stem.rpartition("_l")
+        if sep and layer.isdigit() and reverse < D:
+            k = int(layer) * D + reverse
+            p = getattr(cells[k], base, None) if k < len(cells) else None
             if isinstance(p, Parameter):
                 return p
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
     def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, batch_first={self.batch_first}"
+        text = f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, batch_first={self.batch_first}"
+        if self.dropout:
+            text += f", dropout={self.dropout}"
+        return text + (", bidirectional=True" if self.bidirectional else "")
 
     def _initial(self, hx, batch: tuple[int, ...], dtype) -> list:
-        """One state per layer, from hx of shape (num_layers, B, H) (a pair (h_0, c_0) for LSTMs)."""
+        """One state per cell, from hx of shape (num_layers*D, B, H) (a pair (h_0, c_0) for LSTMs)."""
         who, names = type(self).__name__, ("h_0", "c_0") if self.has_cell_state else ("h_0",)
         if hx is not None and self.has_cell_state and not (isinstance(hx, tuple | list) and len(hx) == 2):
             raise TypeError(f"{who}: hx must be a pair (h_0, c_0), got {type(hx).__name__}; pass (h_0, c_0)")
         parts = (None,) * len(names) if hx is None else (tuple(hx) if self.has_cell_state else (hx,))
-        expected = (self.num_layers, *batch, self.hidden_size)
+        expected = (len(self.cells), *batch, self.hidden_size)
         for name, part in zip(names, parts, strict=True):
             if part is not None and tensor_arg(part, who, name).shape != expected:
                 raise OpError(f"{type(self).__name__}: {name} has shape {part.shape}, expected {expected}")
         parts = [zeros(expected, dtype=dtype) if part is None else part for part in parts]
-        states = [tuple(part[k] for part in parts) for k in range(self.num_layers)]
+        states = [tuple(part[k] for part in parts) for k in range(len(self.cells))]
         return states if self.has_cell_state else [state[0] for state in states]
 
     def forward(self, input: Tensor, hx=None):
@@ -341,35 +397,75 @@ class _RecurrentLayer(Module):
             raise OpError(f"{type(self).__name__}: the input has no time steps (shape {input.shape})")
         batch = x.shape[1:2] if batched else ()
         states = self._initial(hx, batch, x.dtype)
-        finals = []
-        for k, cell in enumerate(self.cells):
+        D, finals = self.num_directions, []
+        for k in range(self.num_layers):
             with scope(f"layer={k}"):
-                # Under tg.detect_anomaly() each step projects its own input, inside its scope, so an error names t.
-                per_step = is_anomaly_enabled()
-                if not per_step:
-                    gi, weights = cell.projections(x, fold_hidden_bias=cell.folds_hidden_bias)  # once for all T steps
-                    pieces = gi.unbind(0)  # step t's piece of the projection
-                state = states[k]
                 outputs = []
-                for t in range(x.shape[0]):
-                    with scope(f"t={t}"):
-                        gi_t, weights = (
-                            cell.projections(x[t], cell.folds_hidden_bias) if per_step else (pieces[t], weights)
-                        )
-                        state = cell.recur(gi_t, state, weights)
-                    outputs.append(state[0] if self.has_cell_state else state)
-                x = stack(outputs, axis=0)
-                finals.append(state)
+                for d in range(D):
+                    with scope("reverse" if d else "forward") if D == 2 else nullcontext():
+                        output, state = self._run(self.cells[k * D + d], x, states[k * D + d], reverse=d == 1)
+                    outputs.append(output)
+                    finals.append(state)
+                x = outputs[0] if D == 1 else cat(outputs, axis=-1)  # (T, B, D*H)
+                if self.dropout and self.training and k < self.num_layers - 1:
+                    with scope("dropout"):
+                        x = dropout(x, self.dropout)
         output = x.transpose(0, 1) if batched and self.batch_first else x
         if self.has_cell_state:
             return output, (stack([s[0] for s in finals]), stack([s[1] for s in finals]))
         return output, stack(finals)
 
+    def _run(self, cell: _CellBase, x: Tensor, state, reverse: bool):
+        """One direction of one layer over the sequence x (T, ...) -> (its h at every step, stacked in time
+        order; its last state). The reverse direction takes the steps from T-1 down to 0."""
+        # Under tg.detect_anomaly() each step projects its own input, inside its scope, so an error names t.
+        per_step = is_anomaly_enabled()
+        if not per_step:
+            gi, weights = cell.projections(x, fold_hidden_bias=cell.folds_hidden_bias)  # once for all T steps
+            pieces = gi.unbind(0)  # step t's piece of the projection
+        outputs = []
+        for t in range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0]):
+            with scope(f"t={t}"):
+                gi_t, weights = cell.projections(x[t], cell.folds_hidden_bias) if per_step else (pieces[t], weights)
+                state = cell.recur(gi_t, state, weights)
+            outputs.append(state[0] if self.has_cell_state else state)
+        return stack(outputs[::-1] if reverse else outputs, axis=0), state
+
+
+def _caller() -> int:
+    """The stacklevel of the first frame outside this file: the user's code that made the layer."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame, level = frame.f_back, level + 1
+    return level
+
 
 class RNN(_RecurrentLayer):
-    """Elman RNN over a sequence (RNNCell at every step); nonlinearity="tanh" or "relu"."""
+    """Elman RNN over a sequence (RNNCell at every step); nonlinearity "tanh" or "relu" is PyTorch's fourth argument."""
 
     cell_class = RNNCell
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        *,
+        rng=None,
+    ) -> None:
+        self.nonlinearity = nonlinearity
+        super().__init__(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size, rng=rng
+        )
+
+    def _options(self) -> dict:
+        return {"nonlinearity": self.nonlinearity}
 
 
 class LSTM(_RecurrentLayer):

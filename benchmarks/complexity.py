@@ -3,7 +3,8 @@
 Cyclomatic complexity (radon) counts the paths through a function: 1, plus one for each if, loop,
 boolean operator, except and comprehension condition. Goals: the backward pass (`Tensor.backward` and
 the loop it runs, `_backprop`) at most 40 lines and complexity at most 10; no function in the core
-above 15; the core at most 900 lines with its docstrings. Run:  python benchmarks/complexity.py   (make complexity); exits with 1 if a goal is missed.
+above 15; the core at most 900 lines with its docstrings.
+Run:  python benchmarks/complexity.py   (make complexity); exits with 1 if a goal is missed.
 """
 
 from __future__ import annotations

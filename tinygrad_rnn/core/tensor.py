@@ -339,7 +339,8 @@ class Tensor(TensorAPI):
     def _last(self, op: str, dim, axis) -> int:
         """softmax's default dim, the last: PyTorch's implicit choice too, up to 2-D; above, say which."""
         if dim is None and axis is None and self.ndim > 2:
-            raise TypeError(f"{op}: give dim= for a {self.ndim}-D tensor (PyTorch's implicit choice would be dim 0)")
+            implicit = 0 if self.ndim == 3 else 1  # PyTorch's legacy choice, which it warns about
+            raise TypeError(f"{op}: give dim= for a {self.ndim}-D tensor (PyTorch's implicit choice is dim {implicit})")
         return -1
 
     # -- shapes ----------------------------------------------------------------------------------

@@ -253,3 +253,28 @@ def test_golden_dot(name):
         path.write_text(source, encoding="utf-8")
     assert path.exists(), f"{path} is missing: run UPDATE_GOLDEN=1 python -m pytest tests/test_viz_dot.py"
     assert source == path.read_text(encoding="utf-8"), f"{name} drew differently from {path} (see module docstring)"
+
+
+@needs_dot
+@pytest.mark.parametrize("backward", [False, True])
+def test_the_reverse_direction_of_a_bidirectional_layer_is_drawn_in_the_order_of_t(backward):
+    """Its steps run from t = T-1 down to 0: written end to start, they still stand left to right by t."""
+    import json
+
+    tg.manual_seed(0)
+    lstm = tg.nn.LSTM(3, 4, bidirectional=True)
+    out, _ = lstm(tg.Tensor(np.random.default_rng(0).standard_normal((4, 1, 3))))
+    loss = (out[-1] ** 2).sum()
+    loss.backward(retain_grads=True)
+    source = viz.to_dot(viz.view(loss, level="cell", backward=backward)).source
+    layout = json.loads(subprocess.run(["dot", "-Tjson"], input=source.encode(), capture_output=True).stdout)
+    objects = layout["objects"]
+    chains = {}  # direction -> [(t, left edge of the step's box)]
+    for box in objects:
+        if box.get("label", "").startswith("t = ") and "bb" in box:
+            inside = " ".join(objects[k].get("label", "") for k in box.get("nodes", []))
+            direction = "reverse" if "reverse" in inside else "forward"
+            chains.setdefault(direction, []).append((int(box["label"][4:]), float(box["bb"].split(",")[0])))
+    assert sorted(chains) == ["forward", "reverse"]
+    for direction, steps in chains.items():
+        assert [t for t, _ in sorted(steps, key=lambda step: step[1])] == [0, 1, 2, 3], direction

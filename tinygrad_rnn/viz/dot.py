@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
-from .model import Cluster, Edge, Graph, Node, Summary, display_name, step_of
+from .model import Cluster, Edge, Graph, Node, Summary, display_name, natural, step_of
 from .views import forward_rule, node_formula
 
 if TYPE_CHECKING:  # graphviz is imported when a drawing is made, not with the package
@@ -405,6 +405,25 @@ def _cluster_style(scope: tuple[str, ...], parts: tuple[str, ...], step_title: s
     return {"style": "rounded", "color": "#777777", "fontsize": "11", "labeljust": "l", "labelloc": "t"}
 
 
+def _chain(g: Graph, e: Edge) -> tuple[str, ...] | None:
+    """The chain of steps (what encloses them, e.g. ('lstm', 'layer=0', 'reverse')) an edge runs inside."""
+    a, b = step_of(g.nodes[e.src].scope), step_of(g.nodes[e.dst].scope)
+    return a[:-1] if a is not None and b is not None and a[:-1] == b[:-1] else None
+
+
+def _backward_chains(g: Graph) -> set[tuple[str, ...]]:
+    """Chains that run against time: the reverse direction of a bidirectional layer, from t = T-1 down
+    to 0. dot lays out an edge's end after its start, so every edge inside such a chain is written the
+    other way round (its arrow turned round to show the real direction): the chain is drawn as the
+    mirror image of a forward one, its steps left to right in the order of t, its flow right to left."""
+    chains = set()
+    for e in g.edges:
+        a, b = step_of(g.nodes[e.src].scope), step_of(g.nodes[e.dst].scope)
+        if _chain(g, e) is not None and natural(a) > natural(b):
+            chains.add(a[:-1])
+    return chains
+
+
 def _ordering_edges(g: Graph) -> list[tuple[str, str]]:
     """Invisible edges that keep the steps of a layer in a row, left to right.
 
@@ -474,8 +493,15 @@ def to_dot(
         legend = f'<tr><td><font point-size="9">{w.legend()}</font></td></tr>' if w.scale is not None else ""
         dot.attr(label=f'<<table border="0" cellspacing="2">{lines}{legend}</table>>', labelloc="t", fontsize="14")
     w.fill(dot, g.scope_tree(), "")
+    backwards = set() if w.columns else _backward_chains(g)
     for e in g.edges:
-        dot.edge(w.port.get(e.src, e.src), w.port.get(e.dst, e.dst), **w.edge_attrs(e))
+        a, b, attrs = w.port.get(e.src, e.src), w.port.get(e.dst, e.dst), w.edge_attrs(e)
+        if _chain(g, e) in backwards:  # written end to start, its arrow turned round: see _backward_chains
+            a, b = b, a
+            attrs["dir"] = "forward" if attrs.get("dir") == "back" else "back"
+            if "taillabel" in attrs:
+                attrs["headlabel"] = attrs.pop("taillabel")
+        dot.edge(a, b, **attrs)
     for a, b in [] if w.columns else _ordering_edges(g):
         dot.edge(w.port.get(a, a), w.port.get(b, b), style="invis")
     return dot

@@ -357,3 +357,12 @@ def test_differences_from_pytorch_are_errors_that_say_what_to_write():
     with pytest.raises(TypeError, match="softmax: give dim= for a 3-D tensor"):
         tg.Tensor(np.ones((2, 3, 4))).softmax()
     same(tg.Tensor(np.arange(6.0).reshape(2, 3)).softmax(), torch.arange(6.0).reshape(2, 3).double().softmax(-1))
+
+
+def test_module_zero_grad_as_pytorch():
+    layer = tg.nn.Linear(2, 3)
+    layer(tg.Tensor(np.ones((1, 2)))).sum().backward()
+    layer.zero_grad(set_to_none=False)
+    assert all(p.grad is not None and not p.grad.any() for p in layer.parameters())
+    layer.zero_grad()
+    assert all(p.grad is None for p in layer.parameters())

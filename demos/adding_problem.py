@@ -19,7 +19,8 @@ Var = 1/12 + 1/12 = 1/6 ~ 0.167. An error well below 1/6 means the network reall
 RNN and LSTM get the same hidden size, the same budget of updates and, for a given seed, the same
 training batches and test set. We report the held-out MSE, mean +- std over seeds, for each length T.
 
-Writes out/adding_problem/{mse_vs_length.png, learning_curves.png, results.csv, summary.md}.
+Writes out/adding_problem/{mse_vs_length.png, learning_curves.png, results.csv, summary.md} in the project folder
+(the one demos/ is in, wherever the script runs from), or in --out DIR.
 
 Run:  python demos/adding_problem.py            (quick: T = 10, 25, 50, 3 seeds: a minute or two on 2 cores)
       python demos/adding_problem.py --full     (T = 10, 25, 50, 100, 3000 updates: about ten minutes)
@@ -45,7 +46,7 @@ from tqdm import tqdm  # noqa: E402
 import tinygrad_rnn as tg  # noqa: E402
 import tinygrad_rnn.nn.functional as F  # noqa: E402
 from tinygrad_rnn import nn  # noqa: E402
-from tinygrad_rnn.cli import positive_int, writable_dir  # noqa: E402
+from tinygrad_rnn.cli import HelpFormatter, mode_defaults, positive_int, writable_dir  # noqa: E402
 from tinygrad_rnn.data import ADDING_BASELINE, adding_batch  # noqa: E402
 
 # -- settings ---------------------------------------------------------------------------------------
@@ -58,7 +59,7 @@ MODES = {  # sequence lengths, seeds, the budget of updates per run
     "full": dict(lengths=(10, 25, 50, 100), seeds=3, updates=3000),
     "smoke": dict(lengths=(6, 12), seeds=1, updates=4),
 }
-OUT = Path("out/adding_problem")
+OUT = Path(__file__).resolve().parent.parent / "out" / "adding_problem"  # the project's out/, run from anywhere
 BASELINE = ADDING_BASELINE  # MSE of always answering 1: Var(u1 + u2) = 1/6 for independent u1, u2 ~ U(0, 1)
 
 
@@ -152,16 +153,18 @@ def plot_curves(curves: dict, lengths: tuple[int, ...], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     global FORGET_BIAS, HIDDEN
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--full", action="store_true", help="T up to 100, more updates and seeds")
+    size.add_argument("--full", action="store_true", help="T up to 100 and more updates (about ten minutes)")
     size.add_argument("--smoke", action="store_true", help="a tiny run that checks everything works (seconds)")
-    parser.add_argument("--lengths", type=positive_int, nargs="+", help="sequence lengths T (default depends on mode)")
-    parser.add_argument("--seeds", type=positive_int, help="seeds per cell and length")
-    parser.add_argument("--updates", type=positive_int, help="the budget of updates per run")
     parser.add_argument(
-        "--hidden", type=positive_int, default=HIDDEN, help=f"hidden size of both cells (default {HIDDEN})"
+        "--lengths", type=positive_int, nargs="+", help=f"sequence lengths T {mode_defaults(MODES, 'lengths')}"
     )
+    parser.add_argument("--seeds", type=positive_int, help=f"seeds per cell and length {mode_defaults(MODES, 'seeds')}")
+    parser.add_argument(
+        "--updates", type=positive_int, help=f"the budget of updates per run {mode_defaults(MODES, 'updates')}"
+    )
+    parser.add_argument("--hidden", type=positive_int, default=HIDDEN, help="hidden size of both cells")
     parser.add_argument("--forget-bias", type=float, default=FORGET_BIAS, help="added to the LSTM's forget bias")
     parser.add_argument("--out", type=Path, default=OUT, help="where to write the plots and tables")
     args = parser.parse_args(argv)

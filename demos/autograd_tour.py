@@ -6,7 +6,7 @@ We build a small gated step of named tensors, the kind an LSTM step is made of:
     a, c = z.split(2)                   (2,)  one op with two outputs
     t = tanh(a);  s = sigmoid(c)        (2,)
     h = t * s                           (2,)  a gate: s decides how much of t passes
-    L = sum(h * h) + sum(W * W)               h and W are each used twice: their gradients add up
+    L = sum(h * h) + sum(W * W)               h is used twice and W three times: their gradients add up
 
 then walk the graph exactly the way `Tensor.backward` does: `tg.topological_order` gives the order
 (each node after everything that consumed it), a node receives one gradient per output, its own
@@ -24,7 +24,7 @@ import argparse
 import numpy as np
 
 import tinygrad_rnn as tg
-from tinygrad_rnn.cli import non_negative_int
+from tinygrad_rnn.cli import HelpFormatter, non_negative_int
 
 # -- settings ---------------------------------------------------------------------------------------
 SEED = 0  # the leaves' values are drawn from this seed (override with --seed)
@@ -96,7 +96,7 @@ def tour(seed: int) -> None:
                 grads[parent] = dx
                 print(f"    to {label(parent):>6}: {show(dx)}")
 
-    print("\nGradients of the leaves, summed over every path (W is used twice, so it collected twice):")
+    print("\nGradients of the leaves, summed over every path (W collected three: two from W * W, one from W @ x):")
     leaves = {leaf.name: g for leaf, g in grads.items()}
     for name in ("x", "W", "b"):
         print(f"  dL/d{name} = {show(leaves[name])}")
@@ -111,10 +111,8 @@ def tour(seed: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--seed", type=non_negative_int, default=SEED, help=f"seed of the leaves' values (default {SEED})"
-    )
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=HelpFormatter)
+    parser.add_argument("--seed", type=non_negative_int, default=SEED, help="seed of the leaves' values")
     parser.add_argument("--smoke", action="store_true", help="run quickly (the tour is already quick)")
     args = parser.parse_args()
     tour(args.seed)

@@ -21,7 +21,8 @@ history (losses, samples). So an interrupted run loses at most CHECKPOINT_EVERY 
 to exactly the weights an uninterrupted run of the same seed reaches (tests/test_demos_training.py
 checks this bit for bit).
 
-Writes out/char_lstm/{checkpoint.npz, loss.png, losses.csv, samples.txt, summary.md}.
+Writes out/char_lstm/{checkpoint.npz, loss.png, losses.csv, samples.txt, summary.md} in the project folder
+(the one demos/ is in, wherever the script runs from), or in --out DIR.
 
 Run:  python demos/char_lstm.py                 (quick: about two minutes on 2 cores)
       python demos/char_lstm.py --full          (a larger 2-layer model on all the docstrings: half an hour)
@@ -52,26 +53,48 @@ from tqdm import tqdm  # noqa: E402
 import tinygrad_rnn as tg  # noqa: E402
 import tinygrad_rnn.nn.functional as F  # noqa: E402
 from tinygrad_rnn import nn  # noqa: E402
-from tinygrad_rnn.cli import non_negative_int, positive_float, positive_int, writable_dir  # noqa: E402
+from tinygrad_rnn.cli import (  # noqa: E402
+    HelpFormatter,
+    mode_defaults,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    writable_dir,
+)
 from tinygrad_rnn.data import stdlib_docstrings  # noqa: E402
 
 # -- settings ---------------------------------------------------------------------------------------
 # Everything that changes the weights is a setting here, is saved in the checkpoint, and is taken from
 # it on --resume (only --steps may change there: to train for longer).
 SETTINGS = dict(
-    embed=32,  # size of a character's embedding vector
-    hidden=256,  # LSTM hidden size
-    layers=1,  # stacked LSTM layers
-    seq_len=50,  # SEQ_LEN: characters per chunk (how far back backward reaches)
-    batch=32,  # BATCH: streams read side by side
-    lr=2e-3,  # Adam's learning rate
-    clip=5.0,  # gradient norm clipping
-    seed=0,  # initial weights and the random draws of the samples
-    steps=1500,  # updates in all
-    max_chars=1_000_000,  # text cap; the stdlib's top-level modules and first packages (3.11 has 1.8M in all)
+    embed=32,
+    hidden=256,
+    layers=1,
+    seq_len=50,  # SEQ_LEN
+    batch=32,  # BATCH
+    lr=2e-3,
+    clip=5.0,
+    seed=0,
+    steps=1500,
+    max_chars=1_000_000,
     checkpoint_every=200,  # CHECKPOINT_EVERY
-    sample_every=250,  # print a sample every this many steps
-    eval_every=250,  # measure the held-out loss every this many steps
+    sample_every=250,
+    eval_every=250,
+)
+SETTINGS_HELP = dict(  # what each setting is: its --help
+    embed="size of a character's embedding vector",
+    hidden="LSTM hidden size",
+    layers="stacked LSTM layers",
+    seq_len="characters per chunk (how far back backward reaches)",
+    batch="streams of text read side by side",
+    lr="Adam's learning rate",
+    clip="clip the gradient's norm to this",
+    seed="seed of the initial weights and of the samples' random draws",
+    steps="updates in all",
+    max_chars="use at most this much text (the stdlib's top-level modules and first packages; 3.11 has 1.8M)",
+    checkpoint_every="write the checkpoint every this many steps",
+    sample_every="print a sample every this many steps",
+    eval_every="measure the held-out loss every this many steps",
 )
 MODES = {
     "quick": {},
@@ -84,7 +107,7 @@ MODES = {
 VAL_CHARS = 20_000  # the end of the text is held out (at most this much, at most a tenth) to measure the loss on
 VAL_STREAMS = 50  # the held-out text is read as (up to) 50 streams side by side, each from a zero state
 PRIME, SAMPLE_LEN, TEMPERATURE = "Return the", 200, 0.8  # samples start from PRIME
-OUT = Path("out/char_lstm")
+OUT = Path(__file__).resolve().parent.parent / "out" / "char_lstm"  # the project's out/, run from anywhere
 
 
 # -- the corpus (tinygrad_rnn/data.py collects it) ----------------------------------------------
@@ -341,25 +364,24 @@ def report(run: Progress, settings: dict, corpus: str, baselines: dict, final_sa
 
 # -- the command ------------------------------------------------------------------------------------
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--full", action="store_true", help="a 2-layer, 256-unit model on all the docstrings (slow)")
     size.add_argument("--smoke", action="store_true", help="a tiny run that checks everything works (seconds)")
+    modes = {mode: SETTINGS | MODES[mode] for mode in ("quick", "full", "smoke")}
     for name, value in SETTINGS.items():  # every count at least 1 (the seed at least 0), lr and clip above 0
         kind = non_negative_int if name == "seed" else positive_int if isinstance(value, int) else positive_float
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, help=f"(default {value}; see SETTINGS)")
-    parser.add_argument("--text", type=Path, help="train on this UTF-8 text file instead of the stdlib docstrings")
-    parser.add_argument("--out", type=Path, default=OUT, help=f"where to write everything (default {OUT})")
-    resume = "continue the run in CHECKPOINT (default OUT/checkpoint.npz), with its settings and text; --steps extends"
+        what = f"{SETTINGS_HELP[name]} {mode_defaults(modes, name)}"  # the default None: --resume sees what is given
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, help=what)
+    parser.add_argument("--text", type=Path, help="train on this UTF-8 text file (default: the stdlib's docstrings)")
+    parser.add_argument("--out", type=Path, default=OUT, help="where to write the checkpoint, plot, CSV and summary")
+    resume = "continue the run saved in CHECKPOINT, with its settings and text; --steps extends it"
+    resume += " (default: checkpoint.npz in --out)"
     parser.add_argument("--resume", nargs="?", const=True, metavar="CHECKPOINT", help=resume)
     parser.add_argument("--sample", type=Path, metavar="CHECKPOINT", help="only print a sample from CHECKPOINT")
-    parser.add_argument(
-        "--temperature", type=positive_float, default=TEMPERATURE, help="of --sample (default %(default)s)"
-    )
-    parser.add_argument(
-        "--length", type=non_negative_int, default=SAMPLE_LEN, help="characters to write (default %(default)s)"
-    )
-    parser.add_argument("--prime", default=PRIME, help="the text samples start from (default %(default)r)")
+    parser.add_argument("--temperature", type=positive_float, default=TEMPERATURE, help="of the sample --sample draws")
+    parser.add_argument("--length", type=non_negative_int, default=SAMPLE_LEN, help="characters --sample writes")
+    parser.add_argument("--prime", default=PRIME, help="the text samples start from (default: %(default)r)")
     return parser
 
 

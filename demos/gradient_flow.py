@@ -8,7 +8,8 @@ initialisation and after training on a task that needs the first step (recall th
 at t = 0), and draw each trained model's unrolled graph coloured by gradient norm, all three on one
 colour scale.
 
-Writes out/gradient_flow/{gradient_norms.png, results.csv, summary.md, <cell>_graph.svg}.
+Writes out/gradient_flow/{gradient_norms.png, results.csv, summary.md, <cell>_graph.svg} in the project folder
+(the one demos/ is in, wherever the script runs from), or in --out DIR.
 
 Run:  python demos/gradient_flow.py             (about 10 seconds on 2 cores)
       python demos/gradient_flow.py --smoke     (seconds: checks that everything runs)
@@ -33,7 +34,7 @@ from tqdm import tqdm  # noqa: E402
 import tinygrad_rnn as tg  # noqa: E402
 import tinygrad_rnn.nn.functional as F  # noqa: E402
 from tinygrad_rnn import nn  # noqa: E402
-from tinygrad_rnn.cli import non_negative_int, positive_int, writable_dir  # noqa: E402
+from tinygrad_rnn.cli import HelpFormatter, non_negative_int, positive_int, writable_dir  # noqa: E402
 from tinygrad_rnn.data import recall_batch  # noqa: E402
 from tinygrad_rnn.viz.views import elided  # noqa: E402
 
@@ -44,7 +45,7 @@ UPDATES = 300  # training updates per cell (the same for every cell)
 GATE_BIAS = 3.0  # added at the start to the LSTM's forget-gate and the GRU's update-gate bias
 DRAW_ENDS = (3, 2)  # the graphs draw the first 3 and the last 2 of the T steps; a "⋯" stands for the rest
 CELLS = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
-OUT = Path("out/gradient_flow")
+OUT = Path(__file__).resolve().parent.parent / "out" / "gradient_flow"  # the project's out/, run from anywhere
 
 
 def task(rng: np.random.Generator, n: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -165,11 +166,11 @@ def plot(results: dict, path: Path) -> None:
 
 def main() -> None:
     global STEPS, GATE_BIAS
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="a tiny run that checks everything works (seconds)")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="T = 7 and 3 updates: checks everything works (seconds)")
     parser.add_argument("--steps", type=positive_int, default=STEPS, help="sequence length T")
     parser.add_argument("--updates", type=positive_int, default=UPDATES, help="training updates per cell")
-    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the weights and the training data")
     parser.add_argument(
         "--gate-bias", type=float, default=GATE_BIAS, help="added to the LSTM's forget / GRU's update gate bias"
     )

@@ -15,7 +15,8 @@ The values and gradients are the engine's own: the forward runs inside tg.keep_v
 keeps every intermediate gradient (retain_grads=True), and each tensor is found by its name (i, f,
 o, c, z, h) and its scope (t=k) in tg.topological_order.
 
-Writes out/inside_the_cell/{inside_the_cell.png, steps.csv, summary.md}.
+Writes out/inside_the_cell/{inside_the_cell.png, steps.csv, summary.md} in the project folder
+(the one demos/ is in, wherever the script runs from), or in --out DIR.
 
 Run:  python demos/inside_the_cell.py [--gap 50] [--seed 0] [--smoke]
 """
@@ -39,7 +40,7 @@ import long_term_dependency as task  # noqa: E402
 
 import tinygrad_rnn as tg  # noqa: E402
 import tinygrad_rnn.nn.functional as F  # noqa: E402
-from tinygrad_rnn.cli import non_negative_int, positive_int, writable_dir  # noqa: E402
+from tinygrad_rnn.cli import HelpFormatter, non_negative_int, positive_int, writable_dir  # noqa: E402
 
 # -- settings ---------------------------------------------------------------------------------------
 GAP, SEED, UPDATES = 50, 0, 600
@@ -48,7 +49,7 @@ MODELS = {  # name -> (cell, keep-gate bias, input-gate bias), as in long_term_d
     "LSTM, forget +3, input -3": ("lstm", 3.0, -3.0),
     "GRU, update +3": ("gru", 3.0, 0.0),
 }
-OUT = Path("out/inside_the_cell")
+OUT = Path(__file__).resolve().parent.parent / "out" / "inside_the_cell"  # the project's out/, run from anywhere
 
 
 def france_sentence(gap: int, seed: int) -> np.ndarray:
@@ -119,14 +120,12 @@ def plot(traces: dict, accuracies: dict, gap: int, path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gap", type=positive_int, default=GAP, help=f"filler words in the sentence (default {GAP})")
-    parser.add_argument("--seed", type=non_negative_int, default=SEED, help=f"seed of the models (default {SEED})")
-    parser.add_argument(
-        "--updates", type=positive_int, default=UPDATES, help=f"training budget per model (default {UPDATES})"
-    )
-    parser.add_argument("--smoke", action="store_true", help="a short gap and a few updates: checks that it runs")
-    parser.add_argument("--out", type=Path, default=OUT, help=f"where to write the plot and tables (default {OUT})")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=HelpFormatter)
+    parser.add_argument("--gap", type=positive_int, default=GAP, help="filler words in the sentence")
+    parser.add_argument("--seed", type=non_negative_int, default=SEED, help="seed of the models")
+    parser.add_argument("--updates", type=positive_int, default=UPDATES, help="training budget per model")
+    parser.add_argument("--smoke", action="store_true", help="gap 5 and 4 updates: checks that it runs (seconds)")
+    parser.add_argument("--out", type=Path, default=OUT, help="where to write the plot and tables")
     args = parser.parse_args()
     writable_dir(parser, args.out)
     tg.speed.keep_freed_memory()  # training steps reuse freed memory (a speed lesson: speed/malloc.py)

@@ -17,7 +17,8 @@ chance, so a mean ± std would hide what happened).
 that and its input-gate bias at -3 (so it writes little unless it has learned to), the coupled LSTM
 (which writes only where it forgets, like the GRU), the peephole LSTM, and the GRU.
 
-Writes out/long_term_dependency/{accuracy_vs_gap.png, results.csv, summary.md}.
+Writes out/long_term_dependency/{accuracy_vs_gap.png, results.csv, summary.md} in the project folder
+(the one demos/ is in, wherever the script runs from), or in --out DIR.
 
 Run:  python demos/long_term_dependency.py              (quick: half a minute on 2 cores)
       python demos/long_term_dependency.py --full       (the table of docs/long-term-dependencies.md)
@@ -45,7 +46,7 @@ from tqdm import tqdm  # noqa: E402
 import tinygrad_rnn as tg  # noqa: E402
 import tinygrad_rnn.nn.functional as F  # noqa: E402
 from tinygrad_rnn import nn  # noqa: E402
-from tinygrad_rnn.cli import positive_int, writable_dir  # noqa: E402
+from tinygrad_rnn.cli import HelpFormatter, mode_defaults, positive_int, writable_dir  # noqa: E402
 
 # -- settings ---------------------------------------------------------------------------------------
 COUNTRIES = {
@@ -86,7 +87,7 @@ ABLATION = {
     "peephole LSTM, forget +3": ("peephole", 3.0, 0.0),
     "GRU, update +3": ("gru", 3.0, 0.0),
 }
-OUT = Path("out/long_term_dependency")
+OUT = Path(__file__).resolve().parent.parent / "out" / "long_term_dependency"  # the project's out/, run from anywhere
 
 VOCAB = sorted(set(PREFIX + QUERY + FILLERS + list(COUNTRIES)))
 WORD = {w: k for k, w in enumerate(VOCAB)}
@@ -207,34 +208,27 @@ def learned(runs: list[tuple[float, int]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
+    modes = {**MODES, "smoke": SMOKE}
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--full", action="store_true", help="gaps up to 100, as in docs/long-term-dependencies.md")
     size.add_argument("--ablation", action="store_true", help="six models at gaps 20, 50, 100 that isolate why")
     parser.add_argument("--smoke", action="store_true", help="a tiny run of the mode that checks it works (seconds)")
     parser.add_argument("--all-cells", action="store_true", help="also the peephole and coupled LSTMs")
-    parser.add_argument("--cells", nargs="+", choices=[*CELLS, *MORE_CELLS], help="exactly these cells")
+    cells = f"exactly these cells (default: {' '.join(CELLS)}; --all-cells adds {' '.join(MORE_CELLS)})"
+    parser.add_argument("--cells", nargs="+", choices=[*CELLS, *MORE_CELLS], help=cells)
+    parser.add_argument("--gaps", type=positive_int, nargs="+", help=f"gaps D to try {mode_defaults(modes, 'gaps')}")
+    parser.add_argument("--seeds", type=positive_int, help=f"seeds per model and gap {mode_defaults(modes, 'seeds')}")
+    updates = f"the budget of updates per run {mode_defaults(modes, 'updates')}"
+    parser.add_argument("--updates", type=positive_int, help=updates)
     parser.add_argument(
-        "--gaps", type=positive_int, nargs="+", help="gaps D to try (default: 1 5 10 20 50, --full adds 100)"
-    )
-    parser.add_argument("--seeds", type=positive_int, help="seeds per model and gap (default: 3, --ablation 5)")
-    parser.add_argument("--updates", type=positive_int, help="the budget of updates per run (default: 600)")
-    parser.add_argument(
-        "--gate-bias",
-        type=float,
-        default=GATE_BIAS,
-        help=f"added to the LSTMs' forget and the GRU's update gate bias (default: {GATE_BIAS:g})",
+        "--gate-bias", type=float, default=GATE_BIAS, help="added to the LSTMs' forget and the GRU's update gate bias"
     )
     parser.add_argument(
-        "--input-bias",
-        type=float,
-        default=INPUT_BIAS,
-        help=f"added to the LSTM's and peephole LSTM's input gate bias (default: {INPUT_BIAS:g})",
+        "--input-bias", type=float, default=INPUT_BIAS, help="added to the LSTM's and peephole LSTM's input gate bias"
     )
-    parser.add_argument(
-        "--jobs", type=positive_int, default=min(2, os.cpu_count() or 1), help="runs at once (default: 2)"
-    )
-    parser.add_argument("--out", type=Path, default=OUT, help=f"where to write the plot and tables (default: {OUT})")
+    parser.add_argument("--jobs", type=positive_int, default=min(2, os.cpu_count() or 1), help="runs at once")
+    parser.add_argument("--out", type=Path, default=OUT, help="where to write the plot and tables")
     args = parser.parse_args()
     writable_dir(parser, args.out)
     tg.speed.keep_freed_memory()  # training steps reuse freed memory (a speed lesson: speed/malloc.py)

@@ -23,6 +23,7 @@ import argparse
 
 import numpy as np
 
+from tinygrad_rnn.cli import HelpFormatter
 from tinygrad_rnn.core import ops
 
 # -- settings ---------------------------------------------------------------------------------------
@@ -120,8 +121,8 @@ def compare(steps: int = STEPS) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=STEPS, help=f"time steps of the LSTM (default {STEPS})")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=HelpFormatter)
+    parser.add_argument("--steps", type=int, default=STEPS, help="time steps of the LSTM (at least 2)")
     parser.add_argument("--smoke", action="store_true", help="run quickly (it is already quick)")
     args = parser.parse_args()
     if args.steps < 2:  # in one step from a zero state, weight_hh gets no gradient: nothing to compare

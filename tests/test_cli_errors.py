@@ -63,9 +63,9 @@ CASES = [
     case("demo", "char_lstm", "--seed", "-1", says="--seed: must be at least 0"),
     case("demo", "char_lstm", "--temperature", "nan", says="--temperature: must be a finite number above 0"),
     case("demo", "char_lstm", "--text", "{tmp}/missing.txt", says="--text: there is no file {tmp}/missing.txt"),
-    case("demo", "char_lstm", "--text", "{tmp}/empty.txt", says="is too short"),
-    case("demo", "char_lstm", "--text", "{tmp}/latin1.txt", says="cannot read the text"),
-    case("demo", "char_lstm", "--resume", says="no checkpoint out/char_lstm/checkpoint.npz"),
+    case("demo", "char_lstm", "--text", "{tmp}/empty.txt", "--out", "{tmp}/run", says="is too short"),
+    case("demo", "char_lstm", "--text", "{tmp}/latin1.txt", "--out", "{tmp}/run", says="cannot read the text"),
+    case("demo", "char_lstm", "--resume", "--out", "{tmp}/run", says="no checkpoint {tmp}/run/checkpoint.npz"),
     case("demo", "char_lstm", "--resume", "{tmp}/missing.npz", says="no checkpoint {tmp}/missing.npz"),
     case("demo", "char_lstm", "--resume", "{tmp}/empty.txt", says="is not an .npz archive"),
     case("demo", "char_lstm", "--resume", "{tmp}/other.npz", says="is not a checkpoint of char_lstm.py"),
@@ -97,7 +97,8 @@ CASES = [
 
 @pytest.fixture
 def places(tmp_path, monkeypatch):
-    """A folder with what the cases point at; the process works in it (the demos' --out is relative)."""
+    """A folder with what the cases point at; the process works in it. A case that gets as far as writing gives
+    --out in it: by default the demos write in the project's out/."""
     (tmp_path / "file").write_text("a file where a folder should be")
     (tmp_path / "folder").mkdir()
     (tmp_path / "folder.svg").mkdir()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -50,3 +53,18 @@ def test_docs_autograd_shows_the_tape_of_the_demo():
     demo = (ROOT / "demos" / "tape.py").read_text(encoding="utf-8")
     engine = demo[demo.index("class Value:") : demo.index("# -- an LSTM on the tape")].rstrip()
     assert engine in page, "docs/autograd.md does not show demos/tape.py's Value and Tape as they are"
+
+
+def test_docs_autograd_quotes_the_tours_output_as_it_prints():
+    """Every ```text block of docs/autograd.md is a piece of demos/autograd_tour.py's output, line for line."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "demos" / "autograd_tour.py")], capture_output=True, text=True, timeout=120
+    ).stdout
+    printed = [line.rstrip() for line in out.splitlines()]
+    page = (ROOT / "docs" / "autograd.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```text\n(.*?)^```", page, re.S | re.M)
+    assert len(blocks) >= 8, "docs/autograd.md walks the tour's output in pieces, as text blocks"
+    for block in blocks:
+        quoted = [line.rstrip() for line in block.splitlines()]
+        found = any(printed[i : i + len(quoted)] == quoted for i in range(len(printed) - len(quoted) + 1))
+        assert found, f"docs/autograd.md quotes lines demos/autograd_tour.py does not print (together):\n{block}"

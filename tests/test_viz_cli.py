@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_rnn import cli
+from tinygrad_rnn import cli, viz
 from tinygrad_rnn.viz import figures
 from tinygrad_rnn.viz.examples import unrolled_loss
 
@@ -95,6 +95,32 @@ def test_python_m_render_without_dot(tmp_path):
     assert result.returncode == 1 and not out.exists()
     assert "`dot` program was not found" in result.stderr and "apt-get install graphviz" in result.stderr
     assert (tmp_path / "lstm.dot").read_text(encoding="utf-8").startswith("digraph")
+
+
+@needs_dot
+def test_render_writes_out_render_cell_svg_by_default(tmp_path, capsys, monkeypatch):
+    """Without --out, render writes CELL.svg in out/render/ of the project, wherever it runs, and says where."""
+    assert cli.OUT == ROOT / "out"  # the checkout the tests run from
+    monkeypatch.setattr(cli, "OUT", tmp_path / "out")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["render", "gru", "--steps", "2"]) == 0
+    path = tmp_path / "out" / "render" / "gru.svg"
+    assert path.read_bytes().startswith(b"<?xml")
+    assert f"wrote {path}:" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["gru.svg", "out", "render"]
+
+
+@needs_dot
+def test_a_drawing_renders_without_leaving_its_dot_file_behind(tmp_path):
+    """graphviz's own render also writes the DOT text, in a file named like the drawing without its extension."""
+    loss, _ = unrolled_loss("rnn", 2)
+    g = viz.draw(loss)
+    assert g.render(tmp_path / "tiny", format="png") == str(tmp_path / "tiny.png")
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny.png"]
+    assert (tmp_path / "tiny.png").read_bytes().startswith(b"\x89PNG")
+    g.render(tmp_path / "kept", format="svg", cleanup=False)  # asked for: the DOT text is kept
+    assert (tmp_path / "kept").read_text(encoding="utf-8") == g.source
+    assert g.source == viz.to_dot(viz.view(loss)).source  # the same drawing as to_dot's
 
 
 def test_demo_subcommand_still_lists_demos(capsys):

@@ -1,5 +1,9 @@
 """The `tinygrad-rnn` command (also `python -m tinygrad_rnn`): draw a model's graph (render), list and run demos.
 
+Unless given --out, it writes under OUT, the out/ folder of the checkout the package runs from, wherever the
+command is run: `render` writes out/render/CELL.svg, and the demos (which find their checkout from their own
+file) out/DEMO/. Every --help shows each option's default (`HelpFormatter`, which the demos use too).
+
 A bad argument ends the command at once with argparse's error (the usage, then one line
 `tinygrad-rnn render: error: ...`) and exit status 2, before any slow work: a count below 1, an
 `--out` that cannot be written, a drawing too large for Graphviz. The demos share the checks here
@@ -22,7 +26,10 @@ from .viz import LEVELS, Graph, GraphTooLargeWarning, to_dot, trace, view
 from .viz.examples import LAYERS, sequence_loss
 from .viz.views import elided
 
-DEMOS_DIR = Path(__file__).resolve().parent.parent / "demos"
+ROOT = Path(__file__).resolve().parent.parent  # the checkout, when the package runs from one (pip install -e)
+DEMOS_DIR = ROOT / "demos"
+# An installed package without its checkout has no project folder: it writes in the current folder's out/.
+OUT = ROOT / "out" if DEMOS_DIR.is_dir() else Path("out")
 RENDER_FORMATS = ("svg", "png", "pdf", "dot")
 # Measured with dot 2.43 on 2 cores: an LSTM's cell level (the slowest to lay out) takes 10 s at 2,100 nodes and
 # 40 s at 3,000; at 6,000 dot ran for over 10 minutes, at 30,000 it aborted.
@@ -32,7 +39,28 @@ MAX_DRAWN = 2_000
 MAX_TRACED = 20_000
 
 
-# -- argument checks, shared with the demos ----------------------------------------------------------
+# -- argument checks and --help, shared with the demos ----------------------------------------------
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """--help that ends each option's help with its default, "(default: 3)", except where there is none to show
+    (a flag, or None) or the help already states it (a default that depends on the mode, say)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or "(default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def mode_defaults(modes: dict[str, dict], key: str) -> str:
+    """A default that depends on the mode, for a help text: "(default: 800; --full: 3000; --smoke: 4)".
+    modes: each mode's settings by its flag's name, the default mode first; a mode that agrees with it is left out."""
+    said = {}
+    for mode, settings in modes.items():
+        value = settings[key]
+        said[mode] = " ".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
+    first, *others = said
+    return f"(default: {said[first]}" + "".join(f"; --{m}: {said[m]}" for m in others if said[m] != said[first]) + ")"
 
 
 def _int_at_least(text: str, low: int) -> int:
@@ -88,28 +116,37 @@ def _add_render(sub) -> argparse.ArgumentParser:
     render = sub.add_parser(
         "render",
         help="draw the graph of a small seeded model: tinygrad-rnn render lstm --steps 3 --out lstm.svg",
+        formatter_class=HelpFormatter,
         description="Build a small seeded model (input 3, hidden 4, batch 1), run it forward over random "
         "inputs and backward (retain_grads=True) from an MSE loss on its last output, and draw the graph. "
         f"At most {MAX_DRAWN:,} nodes are drawn: beyond that Graphviz's dot takes minutes or fails.",
     )
     render.add_argument("cell", choices=list(LAYERS), help="which recurrent layer to draw")
-    render.add_argument("--steps", type=positive_int, default=3, help="time steps to unroll (default 3)")
-    render.add_argument("--level", choices=LEVELS, default="op", help="op, gate or cell (default op)")
+    render.add_argument("--steps", type=positive_int, default=3, help="time steps to unroll")
+    render.add_argument(
+        "--level", choices=LEVELS, default="op", help="op: every primitive; gate: a box per gate; cell: a box per step"
+    )
     render.add_argument("--rolled", action="store_true", help="one step with loop edges instead of T steps")
     render.add_argument("--backward", action="store_true", help="number the edges in backward's order")
     render.add_argument("--focus", metavar="GATE", help="highlight one scope, e.g. forget_gate")
-    render.add_argument("--layers", type=positive_int, default=1, help="stacked layers (default 1)")
+    render.add_argument("--layers", type=positive_int, default=1, help="stacked layers")
     render.add_argument(
-        "--max-nodes", type=non_negative_int, default=400, help="a coarser level above this (default 400; 0: never)"
+        "--max-nodes", type=non_negative_int, default=400, help="draw a coarser level above this many nodes (0: never)"
     )
     render.add_argument("--detail", type=int, metavar="T", help="at cell level: draw step T inside (its gates)")
     render.add_argument(
         "--elide", type=positive_int, nargs=2, metavar=("FIRST", "LAST"), help="draw only the first and last steps"
     )
     render.add_argument("--show-loss", action="store_true", help="draw the loss at cell level too")
-    render.add_argument("--labels", choices=("full", "names"), default="full", help="full (default) or names only")
-    render.add_argument("--direction", choices=("LR", "TB"), default="LR", help="left to right (default) or top down")
-    render.add_argument("--out", required=True, type=Path, help="FILE.svg, .png, .pdf or .dot")
+    render.add_argument(
+        "--labels",
+        choices=("full", "names"),
+        default="full",
+        help="full: name, op, shape, values, gradient; names: names only",
+    )
+    render.add_argument("--direction", choices=("LR", "TB"), default="LR", help="left to right, or top to bottom")
+    out = str(OUT / "render" / "CELL.svg").replace("%", "%%")  # argparse %-formats help texts
+    render.add_argument("--out", type=Path, help=f"FILE.svg, .png, .pdf or .dot (default: {out})")
     return render
 
 
@@ -188,6 +225,8 @@ def _write(parser: argparse.ArgumentParser, path: Path, data: bytes) -> None:
 def _render(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
     import graphviz  # here, not with the command: only drawings need it
 
+    if ns.out is None:
+        ns.out = OUT / "render" / f"{ns.cell}.svg"
     fmt = ns.out.suffix.lstrip(".").lower()
     if ns.out.is_dir():
         parser.error(f"--out: {ns.out} is a folder; give a file name, e.g. {ns.out / f'{ns.cell}.svg'}")
@@ -262,13 +301,21 @@ def _demo(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tinygrad-rnn", description="tinygrad_rnn's command line")
+    parser = argparse.ArgumentParser(
+        prog="tinygrad-rnn", description="tinygrad_rnn's command line", formatter_class=HelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"tinygrad_rnn {__version__}")
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command", help="each has its own --help")
     render = _add_render(sub)
-    demo = sub.add_parser("demo", help="list the demos, or run one: tinygrad-rnn demo NAME [ARGS...]")
+    demo = sub.add_parser(
+        "demo",
+        help="list the demos, or run one: tinygrad-rnn demo NAME [ARGS...]",
+        description="Without NAME: list the demos. With it: run demos/NAME.py with ARGS (its own --help lists "
+        "them). A demo writes under out/NAME/ of the project folder unless given --out.",
+        formatter_class=HelpFormatter,
+    )
     demo.add_argument("name", nargs="?", help="a demo's file name without .py")
-    demo.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the demo")
+    demo.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the demo, e.g. --smoke or --help")
     ns = parser.parse_args(argv)
     if ns.command == "render":
         return _render(render, ns)

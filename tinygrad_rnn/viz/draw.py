@@ -5,12 +5,14 @@
     (views.py) -> to_dot (dot.py)
 
 `view` returns the graph model that would be drawn (tests and learners can inspect it);
-`draw` returns the graphviz.Digraph, which shows inline in Jupyter and writes files with
-`.render("name", format="svg")`.
+`draw` returns a graphviz.Digraph, which shows inline in Jupyter and writes files with
+`.render("name", format="svg")`: name.svg and nothing else (graphviz's own render also leaves the
+DOT text beside it, in a file called `name`; pass cleanup=False to keep it).
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -25,6 +27,21 @@ if TYPE_CHECKING:  # graphviz is imported when a drawing is made, not with the p
 
 LEVELS = views.LEVELS
 _LEVEL_VIEWS = {"op": lambda g: g, "gate": views.gate_level, "cell": views.cell_level}
+
+
+@functools.cache
+def _drawing() -> type[graphviz.Digraph]:
+    """The Digraph `draw` returns; made on the first drawing, as graphviz is imported only then."""
+    import graphviz
+
+    class Drawing(graphviz.Digraph):
+        """A graphviz.Digraph whose render writes only the drawing: render("lstm", format="svg") -> lstm.svg."""
+
+        def render(self, *args, cleanup: bool = True, **kwargs) -> str:
+            return super().render(*args, cleanup=cleanup, **kwargs)
+
+    Drawing.__qualname__ = "Drawing"
+    return Drawing
 
 
 class GraphTooLargeWarning(UserWarning):
@@ -138,6 +155,9 @@ def draw(
 
     After `loss.backward(retain_grads=True)` the fill colour shows log10 of each gradient's norm,
     with a legend. The DOT text is deterministic: the same graph gives the same text.
+
+    Returns a graphviz.Digraph whose `render("lstm", format="svg")` writes lstm.svg and no DOT file
+    beside it (cleanup=False keeps that too); `.source` is the DOT text, `.pipe(format=...)` the bytes.
     """
     if labels not in ("full", "names"):
         raise ValueError(f"labels must be 'full' or 'names', got {labels!r}")
@@ -152,7 +172,16 @@ def draw(
         elide=elide,
         show_loss=show_loss,
     )
-    return to_dot(v, title, labels=labels, grad_scale=grad_scale, direction=direction)
+    dot = to_dot(v, title, labels=labels, grad_scale=grad_scale, direction=direction)
+    return _drawing()(
+        dot.name,
+        comment=dot.comment,
+        graph_attr=dot.graph_attr,
+        node_attr=dot.node_attr,
+        edge_attr=dot.edge_attr,
+        body=dot.body,
+        strict=dot.strict,
+    )
 
 
 def grad_range(*tensors: Tensor) -> tuple[int, int]:

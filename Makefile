@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo docs lint bench lessons complexity figures dot venv clean
+.PHONY: test demo docs lint bench lessons complexity figures dot chromium venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,20 @@ dot:
 		echo "hint: install Graphviz's dot to render drawings (Debian/Ubuntu: sudo apt-get install graphviz); DOT text still works without it"; \
 	fi
 
+# Chromium and its chromedriver run the explorer's browser tests (tests/test_explore.py) and take its screenshots
+# (make figures); without them those tests skip and the screenshots are left out, each saying why.
+chromium:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Chromium and chromedriver with apt-get"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+			|| echo "could not install Chromium; the explorer's browser tests will be skipped"; \
+	else \
+		echo "hint: install Chromium and chromedriver to run the explorer's browser tests (Debian: sudo apt-get install chromium chromium-driver); the other tests run without them"; \
+	fi
+
 # pytest exits with 5 when it collects no tests (e.g. a -k filter that matches nothing): say so and fail.
-test: $(STAMP) dot
+test: $(STAMP) dot chromium
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5): check PYTEST_ARGS"; fi; \
 	exit $$rc
@@ -63,8 +75,9 @@ lessons: $(STAMP)
 complexity: $(STAMP)
 	$(PY) benchmarks/complexity.py
 
-# The article's figures, drawn from real graphs into docs/images/ (SVG; needs Graphviz's dot).
-figures: $(STAMP) dot
+# The article's figures, drawn from real graphs into docs/images/ (SVG; needs Graphviz's dot), and the explorer's
+# screenshots (PNG; need Chromium, else they are skipped with a message).
+figures: $(STAMP) dot chromium
 	$(PY) -m tinygrad_rnn.viz.figures docs/images
 
 docs: figures

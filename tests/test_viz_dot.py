@@ -278,3 +278,10 @@ def test_the_reverse_direction_of_a_bidirectional_layer_is_drawn_in_the_order_of
     assert sorted(chains) == ["forward", "reverse"]
     for direction, steps in chains.items():
         assert [t for t, _ in sorted(steps, key=lambda step: step[1])] == [0, 1, 2, 3], direction
+
+
+def test_a_named_activation_outside_any_scope_is_drawn():
+    x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    h = x.tanh()
+    h.name = "h"
+    assert "tanh" in viz.to_dot(viz.view(h.sum())).source

@@ -454,7 +454,7 @@ def _gate(g: Graph, nid: str) -> int | None:
     box at gate level, its activation (a named sigmoid or tanh in a gate's scope) at op level."""
     n = g.nodes[nid]
     activation = n.kind == "op" and n.op in ("sigmoid", "tanh") and bool(n.name) and n.stub_of is None
-    return GATE_SCOPES.get(n.scope[-1]) if n.kind == "layer" or activation else None
+    return GATE_SCOPES.get(n.scope[-1]) if n.scope and (n.kind == "layer" or activation) else None
 
 
 def to_dot(

@@ -1,15 +1,20 @@
-"""`make figures`: the figures of "Understanding LSTM Networks", drawn from real graphs.
+"""`make figures`: the figures of "Understanding LSTM Networks", drawn from real graphs; the explorer's screenshots.
 
     python -m tinygrad_rnn.viz.figures [OUT_DIR] [--only NAME ...]     (OUT_DIR: docs/images)
 
 Each figure is a small seeded model run forward (and backward where gradients are shown), drawn by
-`draw`: nothing is drawn by hand, so a figure changes when the code it depicts changes.
+`draw`: nothing is drawn by hand, so a figure changes when the code it depicts changes. The screenshots
+(PNG, a docs page wide) are the explorer's page (`explore`) of such a model in headless Chromium, at a
+forward step, a backward step and a time step; without Chromium, its chromedriver or selenium they are
+skipped with a message.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +26,7 @@ from ..nn import LSTMCell
 from ..nn.functional import mse_loss
 from .draw import draw, grad_range
 from .examples import unrolled_loss
+from .explore import example_loss, explore
 from .views import elided
 
 LONG_STEPS = 32
@@ -136,13 +142,103 @@ FIGURES: dict[str, Callable[[], graphviz.Digraph]] = {
 }
 
 
+# -- the explorer's screenshots ---------------------------------------------------------------------------------
+
+SCREEN = {"width": 880, "height": 640, "deviceScaleFactor": 1, "mobile": False}  # a docs page's width
+
+
+def chromium():
+    """A headless Chromium driven by selenium, the size of a docs page; None, and why, without one."""
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        return None, "selenium is not installed (pip install -e '.[dev]')"
+    driver = shutil.which("chromedriver") or next((p for p in ["/usr/bin/chromedriver"] if Path(p).exists()), None)
+    if driver is None:
+        return None, "Chromium's chromedriver is not installed (make chromium)"
+    options = webdriver.ChromeOptions()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"):
+        options.add_argument(arg)
+    browser = webdriver.Chrome(service=Service(driver), options=options)
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", SCREEN)
+    return browser, ""
+
+
+def _op(page, name: str, step: str | None = None) -> str:
+    """The traced id of the op the page calls name ('f₂'; 'f·c' in step 't = 2')."""
+    nodes = page.data["nodes"]
+    return next(
+        nid for nid, n in nodes.items() if n["name"] == name and n["kind"] == "op" and step in (None, *n["scope"])
+    )
+
+
+def _shot(browser, kind: str, steps: int, script: Callable) -> bytes:
+    """A screenshot of the explorer's page of `example_loss(kind, steps)`, after running the JavaScript that
+    `script(page)` returns (window.explorer's go, select, selectStep), the step's node centred in the drawing."""
+    page = explore(example_loss(kind, steps))
+    with tempfile.TemporaryDirectory() as folder:
+        path = page.save(Path(folder) / "page.html")
+        browser.get(path.as_uri())
+        browser.execute_script(
+            script(page) + "; const s = explorer.state(); explorer.reveal(s.node || s.selected, true)"
+        )
+        return browser.get_screenshot_as_png()
+
+
+def explorer_forward(browser) -> bytes:
+    """Forward, at the forget gate of step 1: its value, with the op's rule and what it read."""
+    return _shot(browser, "lstm", 3, lambda page: f"explorer.go({page.data['forward'].index(_op(page, 'f₁'))})")
+
+
+def explorer_backward(browser) -> bytes:
+    """Backward, at f · c of step 2 (the forget gate at work): dL/dy, the rule, and what goes to f₂ and to C₁, where
+    it meets the gradient C₁ gets through h₁."""
+
+    def script(page) -> str:
+        order = [s["node"] for s in page.data["backward"]]
+        return f"explorer.go({len(order) + order.index(_op(page, 'f·c', 't = 2'))})"
+
+    return _shot(browser, "lstm", 3, script)
+
+
+def explorer_chart(browser) -> bytes:
+    """The chart of a 20-step LSTM, step 2 selected: the gradient fades going back in time, less along C."""
+    return _shot(browser, "lstm", 20, lambda page: "explorer.selectStep(2)")
+
+
+SCREENSHOTS: dict[str, Callable] = {
+    "explorer_forward": explorer_forward,
+    "explorer_backward": explorer_backward,
+    "explorer_chart": explorer_chart,
+}
+
+
+def screenshots(out: Path, names: list[str]) -> None:
+    """Save the named screenshots as out/NAME.png, or say why they cannot be taken."""
+    if not names:
+        return
+    browser, why = chromium()
+    if browser is None:
+        print(f"figures: skipped the explorer's screenshots: {why}", file=sys.stderr)
+        return
+    try:
+        for name in names:
+            path = out / f"{name}.png"
+            path.write_bytes(SCREENSHOTS[name](browser))
+            print(f"wrote {path}")
+    finally:
+        browser.quit()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", nargs="?", type=Path, default=Path("docs/images"), help="folder for the SVG files")
-    parser.add_argument("--only", nargs="+", choices=list(FIGURES), help="draw only these figures")
+    parser.add_argument("out", nargs="?", type=Path, default=Path("docs/images"), help="folder for the figures")
+    parser.add_argument("--only", nargs="+", choices=[*FIGURES, *SCREENSHOTS], help="make only these")
     ns = parser.parse_args(argv)
     ns.out.mkdir(parents=True, exist_ok=True)
-    for name in ns.only or FIGURES:
+    names = ns.only or [*FIGURES, *SCREENSHOTS]
+    for name in [n for n in names if n in FIGURES]:
         path = ns.out / f"{name}.svg"
         try:
             path.write_bytes(FIGURES[name]().pipe(format="svg"))
@@ -153,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 1
         print(f"wrote {path}")
+    screenshots(ns.out, [n for n in names if n in SCREENSHOTS])
     return 0
 
 

@@ -233,6 +233,71 @@ def test_cell_names_its_gate_tensors():
     assert f.names == ["f"] and f.scope == ("lstmcell", "forget_gate") and f.name == "sigmoid"
 
 
+# Per cell: the tensors its step names, with the op and scope that make them; and the ops of each scope
+# (sorted). What is outside the gates' scopes is the plumbing: the two projections and the split.
+_LSTM_NAMED = {
+    "i": ("sigmoid", ("input_gate",)),
+    "f": ("sigmoid", ("forget_gate",)),
+    "g": ("tanh", ("candidate",)),
+    "c": ("add", ("cell_state",)),
+    "o": ("sigmoid", ("output_gate",)),
+    "h": ("mul", ("output_gate",)),
+}
+_LSTM_OPS = {
+    "input_gate": ["sigmoid"],  # i_t = σ(W_i·[h_{t-1}, x_t] + b_i)
+    "forget_gate": ["sigmoid"],
+    "candidate": ["tanh"],
+    "cell_state": ["add", "mul", "mul"],  # C_t = f_t * C_{t-1} + i_t * C̃_t
+    "output_gate": ["mul", "sigmoid", "tanh"],  # o_t, then h_t = o_t * tanh(C_t)
+}
+STEPS = {
+    nn.RNNCell: ({"h": ("tanh", ())}, {}),
+    nn.LSTMCell: (_LSTM_NAMED, _LSTM_OPS),
+    nn.PeepholeLSTMCell: (
+        _LSTM_NAMED,
+        {
+            **_LSTM_OPS,
+            "input_gate": ["add", "mul", "sigmoid"],  # σ(pre_i + w_ci * C_{t-1})
+            "forget_gate": ["add", "mul", "sigmoid"],
+            "output_gate": ["add", "mul", "mul", "sigmoid", "tanh"],  # σ(pre_o + w_co * C_t), h_t = o_t * tanh(C_t)
+        },
+    ),
+    nn.CoupledLSTMCell: (  # i_t = 1 - f_t, that is 1 + (-f_t)
+        {**_LSTM_NAMED, "i": ("add", ("input_gate",))},
+        {**_LSTM_OPS, "input_gate": ["add", "neg"]},
+    ),
+    nn.GRUCell: (
+        {
+            "r": ("sigmoid", ("reset_gate",)),
+            "z": ("sigmoid", ("update_gate",)),
+            "n": ("tanh", ("candidate",)),
+            "h": ("add", ("hidden",)),
+        },
+        {
+            "reset_gate": ["add", "sigmoid"],
+            "update_gate": ["add", "sigmoid"],
+            "candidate": ["add", "mul", "tanh"],  # tanh(x_n + r_t * h_n)
+            "hidden": ["add", "add", "mul", "mul", "neg"],  # (1 - z_t) * n_t + z_t * h_{t-1}
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("cls", ALL_CELLS, ids=lambda c: c.__name__)
+def test_each_step_makes_its_lines_in_their_scopes(cls):
+    named, per_scope = STEPS[cls]
+    out = cls(I, H)(rand(B, I))
+    nodes = topological_order(out[0] if isinstance(out, tuple) else out)
+    cell_scope = nodes[0].scope[0]  # the cell's own scope, pushed when it is called
+    assert {fn.names[0]: (fn.name, fn.scope[1:]) for fn in nodes if fn.names[0]} == named
+    scopes = {fn.scope[1:] for fn in nodes} - {()}
+    assert {s[0]: sorted(fn.name for fn in nodes if fn.scope[1:] == s) for s in scopes} == per_scope
+    plumbing = sorted(fn.name for fn in nodes if fn.scope == (cell_scope,) and fn.names[0] is None)
+    splits = ["split", "split"] if cls is nn.GRUCell else [] if cls is nn.RNNCell else ["split"]
+    adds = ["add", "add"] if cls is nn.GRUCell else ["add", "add", "add"]  # biases, then h's part + x's part
+    assert plumbing == sorted([*adds, "matmul", "matmul", *splits, "transpose", "transpose"])
+
+
 def test_truncated_bptt_detach_state():
     lstm = nn.LSTM(I, H)
     x = rand(2 * T, B, I, requires_grad=True)

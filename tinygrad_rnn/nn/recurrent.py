@@ -5,14 +5,27 @@ gradients are the engine's own. Parameter names, shapes, gate order and initiali
 PyTorch's (`weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`; gates stacked along the first axis),
 so a torch.nn.LSTMCell / LSTM state_dict converted to numpy loads unchanged.
 
-A cell splits its work in two: `projections`, what does not depend on the past, and `recur`, what does. A
-cell's forward does both. A sequence layer does the first part once for the whole sequence: the
-input projection of all T steps in one matmul (with bias_hh folded into it, where the equations
-allow), and `weight_hh.T` once; then it hands step t its piece of the projection (one `unbind`
-for all T steps) and calls `recur` T times, which is all that must be sequential. (The same
-primitive ops either way, fewer of them per step.)
+Where each cell's step is: `RNNCell.step`, `LSTMCell.step`, `PeepholeLSTMCell.step`,
+`CoupledLSTMCell.step` and `GRUCell.step`. Each holds the article's equations, one line each, named
+as the article names them (f_t, i_t, C_tilde for C̃_t, C_t, o_t, h_t), with the equation beside it.
+What they share sits in `_CellBase`, out of their way:
 
-Shapes: B batch, I input_size, H hidden_size, T time steps; x (B, I), h and c (B, H).
+- `projections`: what does not depend on the past, x_t's part of every W·[h_{t-1}, x_t] + b. A
+  cell's forward calls it for one step; a sequence layer calls it once for the whole sequence (the
+  input projection of all T steps in one matmul, with bias_hh folded into it where the equations
+  allow, and `weight_hh.T` once), then hands step t its piece (one `unbind` for all T steps) and
+  calls `step` T times, which is all that must be sequential. The same primitive ops either way,
+  fewer of them per step.
+- `hidden_projection`: h_{t-1}'s part, added in `step` before the stacked gates are split apart.
+- `scoped`: runs one line of `step` inside its scope (`forget_gate` for f, ...) and names its
+  result (i, f, g, c, o, h in the LSTMs, g being PyTorch's name for C̃; r, z, n, h in the GRU),
+  which is how drawings group the ops and how errors say where they happened.
+
+The article's W_f·[h_{t-1}, x_t] + b_f is PyTorch's W_if x_t + b_if + W_hf h_{t-1} + b_hf: W_f is
+[W_hf W_if] (weight_hh's and weight_ih's rows of the f block side by side) and b_f is b_if + b_hf
+(docs/lstm.md checks it numerically).
+
+Shapes: B batch, I input_size, H hidden_size, T time steps; x (B, I), h and C (B, H).
 """
 
 from __future__ import annotations
@@ -20,6 +33,7 @@ from __future__ import annotations
 import math
 import sys
 import warnings
+from collections.abc import Callable
 from contextlib import nullcontext
 
 import numpy as np
@@ -28,6 +42,10 @@ from ..core import OpError, Tensor, cat, is_anomaly_enabled, scope, stack, zeros
 from . import init
 from .functional import dropout
 from .module import Module, Parameter, probability, tensor_arg
+
+# What `step` receives besides x_proj and the state: (weight_hh.T, bias_hh), or (weight_hh.T, None) when
+# bias_hh has been folded into x_proj.
+Weights = tuple[Tensor, Tensor | None]
 
 
 def _named(t: Tensor, name: str) -> Tensor:
@@ -42,6 +60,8 @@ class _CellBase(Module):
     # Whether bias_hh may be added to the input projection instead of at every step. True when
     # bias_hh is simply added to h @ W_hh^T; the GRU puts part of it inside r * (...), so it cannot.
     folds_hidden_bias = True
+    # The scope each named tensor of `step` is made in, by its name (what drawings group by).
+    scope_of: dict[str, scope] = {}
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, rng=None) -> None:
         if not all(isinstance(n, int) and n > 0 for n in (input_size, hidden_size)):
@@ -60,10 +80,10 @@ class _CellBase(Module):
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias_ih is not None}"
 
-    def projections(self, x: Tensor, fold_hidden_bias: bool = False) -> tuple[Tensor, tuple[Tensor, Tensor | None]]:
-        """What does not depend on the past, for `recur`: the input projection
-        x @ weight_ih.T + bias_ih (for x of shape (T, B, I), all steps in one matmul), and the
-        recurrent weights (weight_hh.T, bias_hh) that recur applies to h at every step. With
+    def projections(self, x: Tensor, fold_hidden_bias: bool = False) -> tuple[Tensor, Weights]:
+        """What does not depend on the past, for `step`: the input projection
+        x_proj = x @ weight_ih.T + bias_ih (for x of shape (T, B, I), all steps in one matmul), and the
+        recurrent weights (weight_hh.T, bias_hh) that step applies to h at every step. With
         fold_hidden_bias, bias_hh is added to the input projection instead, once, and the weights
         carry no bias. A layer calls this once per sequence, so weight_hh is transposed once.
         """
@@ -72,15 +92,15 @@ class _CellBase(Module):
                 f"{type(self).__name__}: input has {x.shape[-1]} features (shape {x.shape}), "
                 f"expected input_size={self.input_size}"
             )
-        gi = x @ self.weight_ih.T  # for x (T, B, I) matmul runs this as one (T*B, I) product
+        x_proj = x @ self.weight_ih.T  # for x (T, B, I) matmul runs this as one (T*B, I) product
         if self.bias_ih is not None:
-            gi = gi + (self.bias_ih + self.bias_hh if fold_hidden_bias else self.bias_ih)
-        return gi, (self.weight_hh.T, None if fold_hidden_bias else self.bias_hh)
+            x_proj = x_proj + (self.bias_ih + self.bias_hh if fold_hidden_bias else self.bias_ih)
+        return x_proj, (self.weight_hh.T, None if fold_hidden_bias else self.bias_hh)
 
-    def hidden_projection(self, h: Tensor, weights: tuple[Tensor, Tensor | None]) -> Tensor:
+    def hidden_projection(self, h: Tensor, weights: Weights) -> Tensor:
         """h @ weight_hh.T + bias_hh: what the previous step contributes to every gate.
 
-        The cells add the input's part after it, `hidden_projection(h) + gi`, the article's [h, x]
+        The cells add the input's part after it, `hidden_projection(h) + x_proj`, the article's [h, x]
         order. For a cell called step by step (LSTMCell in a loop, each step projecting its own
         x_t) the order matters: backward visits an op's last input first, so it takes this step's
         input projection before it goes down into the step before (and the drawings, which follow
@@ -88,13 +108,17 @@ class _CellBase(Module):
         `unbind`, which backward runs once, after all the steps.
         """
         weight_hh_t, bias_hh = weights
-        gh = h @ weight_hh_t
-        return gh + bias_hh if bias_hh is not None else gh
+        h_proj = h @ weight_hh_t
+        return h_proj + bias_hh if bias_hh is not None else h_proj
 
-    def split_gates(self, gates: Tensor) -> list[Tensor]:
-        """The stacked gate pre-activations (..., n_gates*H) as n_gates blocks (..., H), in order:
-        one op (a `split`), whose backward joins the blocks' gradients back together."""
-        return gates.chunk(self.n_gates, axis=-1)
+    def scoped(self, name: str, line: Callable[[], Tensor]) -> Tensor:
+        """One line of `step`, run inside its scope (scope_of[name]: forget_gate for f, ...), its result
+        named `name`: drawings group the ops by scope and label the result by name; errors name both.
+        The line comes as a lambda so that its ops are made inside the scope."""
+        with self.scope_of[name]:
+            t = line()
+        t.name = name
+        return t
 
     def zero_state(self, batch_shape: tuple[int, ...], dtype=np.float32) -> Tensor:
         return zeros((*batch_shape, self.hidden_size), dtype=dtype)
@@ -105,8 +129,8 @@ class _CellBase(Module):
         if h is None:
             h = self.zero_state(x.shape[:-1], x.dtype)
         self._check_state(h, x.shape)
-        gi, weights = self.projections(x)
-        return self.recur(gi, h, weights)
+        x_proj, weights = self.projections(x)
+        return self.step(x_proj, h, weights)
 
     def _check_state(self, h: Tensor, x_shape: tuple[int, ...], what: str = "h") -> None:
         expected = (*x_shape[:-1], self.hidden_size)
@@ -115,9 +139,8 @@ class _CellBase(Module):
 
 
 class RNNCell(_CellBase):
-    """The plain RNN of the article's first figures (module A with a single tanh layer):
-
-    h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)       (or relu)
+    """The plain RNN of the article's first figures (module A with a single tanh layer), in `step`:
+    h_t = tanh(W·[h_{t-1}, x_t] + b), that is tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or relu).
     """
 
     n_gates = 1
@@ -128,23 +151,31 @@ class RNNCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, rng)
         self.nonlinearity = nonlinearity
 
-    def recur(self, gi: Tensor, h: Tensor, weights: tuple[Tensor, Tensor | None]) -> Tensor:
-        pre = self.hidden_projection(h, weights) + gi
-        return _named(pre.tanh() if self.nonlinearity == "tanh" else pre.relu(), "h")
+    def step(self, x_proj: Tensor, h_prev: Tensor, weights: Weights) -> Tensor:
+        """One time step: x_proj is x_t's part of W·[h_{t-1}, x_t] + b (see projections) -> h_t."""
+        pre = self.hidden_projection(h_prev, weights) + x_proj  # W·[h_{t-1}, x_t] + b
+        h_t = pre.tanh() if self.nonlinearity == "tanh" else pre.relu()  # h_t = tanh(W·[h_{t-1}, x_t] + b)
+        return _named(h_t, "h")
 
 
 class LSTMCell(_CellBase):
-    """Long short-term memory, PyTorch's form (gates stacked in the order i, f, g, o):
+    """Long short-term memory: the article's equations (`step`), with PyTorch's weights and gate order.
 
-    i = sigmoid(W_ii x + b_ii + W_hi h + b_hi)      input gate: how much new to write
-    f = sigmoid(W_if x + b_if + W_hf h + b_hf)      forget gate: how much of c to keep
-    g = tanh(W_ig x + b_ig + W_hg h + b_hg)         candidate values (the article's C~)
-    o = sigmoid(W_io x + b_io + W_ho h + b_ho)      output gate
-    c' = f * c + i * g                              the cell state: the straight line on top
-    h' = o * tanh(c')
+    weight_ih (4H, I) and weight_hh (4H, H) stack the gates' blocks of H rows in the order i, f, g, o
+    (g is PyTorch's name for the candidate values, the article's C̃), so the f block is rows H:2H and
+    the article's W_f·[h_{t-1}, x_t] + b_f is W_if x_t + b_if + W_hf h_{t-1} + b_hf: W_f = [W_hf W_if],
+    b_f = b_if + b_hf. The cell state C is the straight line along the top of the article's figures.
     """
 
     n_gates = 4
+    scope_of = {
+        "i": scope("input_gate"),
+        "f": scope("forget_gate"),
+        "g": scope("candidate"),
+        "c": scope("cell_state"),
+        "o": scope("output_gate"),
+        "h": scope("output_gate"),
+    }
 
     def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
         tensor_arg(x, type(self).__name__)
@@ -154,47 +185,31 @@ class LSTMCell(_CellBase):
             state = (self.zero_state(x.shape[:-1], x.dtype), self.zero_state(x.shape[:-1], x.dtype))
         self._check_state(state[0], x.shape, "h")
         self._check_state(state[1], x.shape, "c")
-        gi, weights = self.projections(x)
-        return self.recur(gi, state, weights)
+        x_proj, weights = self.projections(x)
+        return self.step(x_proj, state, weights)
 
-    def recur(self, gi: Tensor, state: tuple[Tensor, Tensor], weights: tuple[Tensor, Tensor | None]):
-        """One step from the input projection gi and the state (h, c) -> the new (h, c)."""
-        h, c_prev = state
-        pre = self.split_gates(self.hidden_projection(h, weights) + gi)  # the gates' pre-activations
-        i, f, g = self.write_gates(pre, c_prev)
-        with scope("cell_state"):
-            c = _named(f * c_prev + i * g, "c")
-        with scope("output_gate"):
-            o = _named(self.output_gate(pre, c), "o")
-            h = _named(o * c.tanh(), "h")
-        return h, c
-
-    def write_gates(self, pre: list[Tensor], c_prev: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """i, f, g: what to write, what to keep, and the candidate. The variants change this step."""
-        with scope("input_gate"):
-            i = _named(pre[0].sigmoid(), "i")
-        with scope("forget_gate"):
-            f = _named(pre[1].sigmoid(), "f")
-        with scope("candidate"):
-            g = _named(pre[2].tanh(), "g")
-        return i, f, g
-
-    def output_gate(self, pre: list[Tensor], c: Tensor) -> Tensor:
-        """o, from the gate pre-activations (and, for peepholes, the new cell state c)."""
-        return pre[3].sigmoid()
+    def step(self, x_proj: Tensor, state: tuple[Tensor, Tensor], weights: Weights) -> tuple[Tensor, Tensor]:
+        """One time step, (h_{t-1}, C_{t-1}) -> (h_t, C_t); the gates in PyTorch's order i, f, g, o."""
+        h_prev, C_prev = state
+        pre = self.hidden_projection(h_prev, weights) + x_proj  # W·[h_{t-1}, x_t] + b of all four gates, stacked
+        pre_i, pre_f, pre_C, pre_o = pre.chunk(4, axis=-1)  # pre_f = W_f·[h_{t-1}, x_t] + b_f, and so on
+        i_t = self.scoped("i", lambda: pre_i.sigmoid())  # i_t = σ(W_i·[h_{t-1}, x_t] + b_i)
+        f_t = self.scoped("f", lambda: pre_f.sigmoid())  # f_t = σ(W_f·[h_{t-1}, x_t] + b_f)
+        C_tilde = self.scoped("g", lambda: pre_C.tanh())  # C̃_t = tanh(W_C·[h_{t-1}, x_t] + b_C)
+        C_t = self.scoped("c", lambda: f_t * C_prev + i_t * C_tilde)  # C_t = f_t * C_{t-1} + i_t * C̃_t
+        o_t = self.scoped("o", lambda: pre_o.sigmoid())  # o_t = σ(W_o·[h_{t-1}, x_t] + b_o)
+        h_t = self.scoped("h", lambda: o_t * C_t.tanh())  # h_t = o_t * tanh(C_t)
+        return h_t, C_t
 
 
 class PeepholeLSTMCell(LSTMCell):
-    """LSTM with peephole connections (Gers & Schmidhuber, 2000), the article's first variant:
-    the input and forget gates also look at the old cell state c, the output gate at the new c',
-    through diagonal (elementwise) weights weight_ci, weight_cf, weight_co of shape (H,):
+    """LSTM with peephole connections (Gers & Schmidhuber, 2000), the article's first variant: the
+    input and forget gates also look at the old cell state C_{t-1}, the output gate at the new C_t.
 
-        i = sigmoid(... + weight_ci * c)      f = sigmoid(... + weight_cf * c)
-        g = tanh(...)                         c' = f * c + i * g
-        o = sigmoid(... + weight_co * c')     h' = o * tanh(c')
-
-    The article draws the peepholes as full layers; diagonal weights are the original paper's
-    form. With all three peephole weights at zero this is exactly LSTMCell.
+    The article draws the peepholes as full layers, W_f·[C_{t-1}, h_{t-1}, x_t]; here, as in the
+    original paper, their part of W_f is diagonal: one weight per cell, weight_ci, weight_cf,
+    weight_co of shape (H,), so W_f·[C_{t-1}, h_{t-1}, x_t] + b_f is weight_cf * C_{t-1} +
+    W_hf h_{t-1} + W_if x_t + b_if + b_hf. With all three peephole weights at zero this is exactly LSTMCell.
     """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, rng=None) -> None:
@@ -204,71 +219,66 @@ class PeepholeLSTMCell(LSTMCell):
         self.weight_cf = Parameter(init.uniform((hidden_size,), k, rng), name="weight_cf")
         self.weight_co = Parameter(init.uniform((hidden_size,), k, rng), name="weight_co")
 
-    def write_gates(self, pre: list[Tensor], c_prev: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        with scope("input_gate"):
-            i = _named((pre[0] + self.weight_ci * c_prev).sigmoid(), "i")
-        with scope("forget_gate"):
-            f = _named((pre[1] + self.weight_cf * c_prev).sigmoid(), "f")
-        with scope("candidate"):
-            g = _named(pre[2].tanh(), "g")
-        return i, f, g
-
-    def output_gate(self, pre: list[Tensor], c: Tensor) -> Tensor:
-        return (pre[3] + self.weight_co * c).sigmoid()
+    def step(self, x_proj: Tensor, state: tuple[Tensor, Tensor], weights: Weights) -> tuple[Tensor, Tensor]:
+        """One time step, (h_{t-1}, C_{t-1}) -> (h_t, C_t): LSTMCell.step with the gates looking at C."""
+        h_prev, C_prev = state
+        w_ci, w_cf, w_co = self.weight_ci, self.weight_cf, self.weight_co  # the peepholes: the C part of W_i, W_f, W_o
+        pre = self.hidden_projection(h_prev, weights) + x_proj  # W·[h_{t-1}, x_t] + b of all four gates, stacked
+        pre_i, pre_f, pre_C, pre_o = pre.chunk(4, axis=-1)  # pre_f = W_f·[h_{t-1}, x_t] + b_f, and so on
+        i_t = self.scoped("i", lambda: (pre_i + w_ci * C_prev).sigmoid())  # i_t = σ(W_i·[C_{t-1}, h_{t-1}, x_t] + b_i)
+        f_t = self.scoped("f", lambda: (pre_f + w_cf * C_prev).sigmoid())  # f_t = σ(W_f·[C_{t-1}, h_{t-1}, x_t] + b_f)
+        C_tilde = self.scoped("g", lambda: pre_C.tanh())  # C̃_t = tanh(W_C·[h_{t-1}, x_t] + b_C)
+        C_t = self.scoped("c", lambda: f_t * C_prev + i_t * C_tilde)  # C_t = f_t * C_{t-1} + i_t * C̃_t
+        o_t = self.scoped("o", lambda: (pre_o + w_co * C_t).sigmoid())  # o_t = σ(W_o·[C_t, h_{t-1}, x_t] + b_o)
+        h_t = self.scoped("h", lambda: o_t * C_t.tanh())  # h_t = o_t * tanh(C_t)
+        return h_t, C_t
 
 
 class CoupledLSTMCell(LSTMCell):
     """LSTM with coupled forget and input gates, the article's second variant: we only write new
-    values where we forget old ones. Three gate blocks, stacked in the order f, g, o:
-
-        f = sigmoid(W_if x + b_if + W_hf h + b_hf)     i = 1 - f
-        g = tanh(...)                                  c' = f * c + (1 - f) * g
-        o = sigmoid(...)                               h' = o * tanh(c')
+    values where we forget old ones, i_t = 1 - f_t. So there is no W_i: three gate blocks, stacked in
+    the order f, g, o (weight_ih has 3H rows).
     """
 
     n_gates = 3
 
-    def write_gates(self, pre: list[Tensor], c_prev: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        with scope("forget_gate"):
-            f = _named(pre[0].sigmoid(), "f")
-        with scope("input_gate"):
-            i = _named(1.0 - f, "i")
-        with scope("candidate"):
-            g = _named(pre[1].tanh(), "g")
-        return i, f, g
-
-    def output_gate(self, pre: list[Tensor], c: Tensor) -> Tensor:
-        return pre[2].sigmoid()
+    def step(self, x_proj: Tensor, state: tuple[Tensor, Tensor], weights: Weights) -> tuple[Tensor, Tensor]:
+        """One time step, (h_{t-1}, C_{t-1}) -> (h_t, C_t): LSTMCell.step with i_t = 1 - f_t."""
+        h_prev, C_prev = state
+        pre = self.hidden_projection(h_prev, weights) + x_proj  # W·[h_{t-1}, x_t] + b of the three gates, stacked
+        pre_f, pre_C, pre_o = pre.chunk(3, axis=-1)  # pre_f = W_f·[h_{t-1}, x_t] + b_f, and so on
+        f_t = self.scoped("f", lambda: pre_f.sigmoid())  # f_t = σ(W_f·[h_{t-1}, x_t] + b_f)
+        i_t = self.scoped("i", lambda: 1.0 - f_t)  # i_t = 1 - f_t: write only where we forget
+        C_tilde = self.scoped("g", lambda: pre_C.tanh())  # C̃_t = tanh(W_C·[h_{t-1}, x_t] + b_C)
+        C_t = self.scoped("c", lambda: f_t * C_prev + i_t * C_tilde)  # C_t = f_t * C_{t-1} + (1 - f_t) * C̃_t
+        o_t = self.scoped("o", lambda: pre_o.sigmoid())  # o_t = σ(W_o·[h_{t-1}, x_t] + b_o)
+        h_t = self.scoped("h", lambda: o_t * C_t.tanh())  # h_t = o_t * tanh(C_t)
+        return h_t, C_t
 
 
 class GRUCell(_CellBase):
-    """Gated recurrent unit, PyTorch's form (gates stacked in the order r, z, n):
+    """Gated recurrent unit, PyTorch's form (`step`; gates stacked in the order r, z, n).
 
-        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)             reset gate
-        z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)             update gate
-        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))          candidate
-        h' = (1 - z) * n + z * h
-
-    Two differences from the article's GRU figure: there z weighs the *new* value,
-    h' = (1 - z) * h + z * h~ (so the roles of z and 1 - z swap), and r is applied to h before the
-    matmul, h~ = tanh(W [r * h, x]), where PyTorch applies it after (r * (W_hn h + b_hn)).
+    Two differences from the article's GRU figure, h_t = (1 - z_t) * h_{t-1} + z_t * h̃_t with
+    h̃_t = tanh(W·[r_t * h_{t-1}, x_t]): there z weighs the *new* value (so the roles of z and 1 - z
+    swap), and r is applied to h before the matmul, where PyTorch applies it after, r * (W_hn h + b_hn).
     """
 
     n_gates = 3
     folds_hidden_bias = False  # b_hn sits inside r * (W_hn h + b_hn)
+    scope_of = {"r": scope("reset_gate"), "z": scope("update_gate"), "n": scope("candidate"), "h": scope("hidden")}
 
-    def recur(self, gi: Tensor, h: Tensor, weights: tuple[Tensor, Tensor | None]) -> Tensor:
-        h_r, h_z, h_n = self.split_gates(self.hidden_projection(h, weights))
-        x_r, x_z, x_n = self.split_gates(gi)
-        with scope("reset_gate"):
-            r = _named((h_r + x_r).sigmoid(), "r")
-        with scope("update_gate"):
-            z = _named((h_z + x_z).sigmoid(), "z")
-        with scope("candidate"):
-            n = _named((r * h_n + x_n).tanh(), "n")
-        with scope("hidden"):
-            h = _named((1.0 - z) * n + z * h, "h")
-        return h
+    def step(self, x_proj: Tensor, h_prev: Tensor, weights: Weights) -> Tensor:
+        """One time step, h_{t-1} -> h_t. The h and x parts stay apart: r multiplies only the h part of n."""
+        h_r, h_z, h_n = self.hidden_projection(h_prev, weights).chunk(3, axis=-1)  # h_n = W_hn h_{t-1} + b_hn, ...
+        x_r, x_z, x_n = x_proj.chunk(3, axis=-1)  # x_n = W_in x_t + b_in, ...
+        r_t = self.scoped("r", lambda: (h_r + x_r).sigmoid())  # r_t = σ(W_r·[h_{t-1}, x_t] + b_r)
+        z_t = self.scoped("z", lambda: (h_z + x_z).sigmoid())  # z_t = σ(W_z·[h_{t-1}, x_t] + b_z)
+        # The article's figure resets h before the matmul: h̃_t = tanh(W·[r_t * h_{t-1}, x_t]).
+        n_t = self.scoped("n", lambda: (r_t * h_n + x_n).tanh())  # n_t = tanh(W_in x_t + b_in + r_t * h_n)
+        # The article's figure lets z weigh the new value: h_t = (1 - z_t) * h_{t-1} + z_t * h̃_t.
+        h_t = self.scoped("h", lambda: (1.0 - z_t) * n_t + z_t * h_prev)  # h_t = (1 - z_t) * n_t + z_t * h_{t-1}
+        return h_t
 
 
 # ------------------------------------------------------------------------------------------------
@@ -421,13 +431,13 @@ class _RecurrentLayer(Module):
         # Under tg.detect_anomaly() each step projects its own input, inside its scope, so an error names t.
         per_step = is_anomaly_enabled()
         if not per_step:
-            gi, weights = cell.projections(x, fold_hidden_bias=cell.folds_hidden_bias)  # once for all T steps
-            pieces = gi.unbind(0)  # step t's piece of the projection
+            x_proj, weights = cell.projections(x, fold_hidden_bias=cell.folds_hidden_bias)  # once for all T steps
+            pieces = x_proj.unbind(0)  # step t's piece of the projection
         outputs = []
         for t in range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0]):
             with scope(f"t={t}"):
-                gi_t, weights = cell.projections(x[t], cell.folds_hidden_bias) if per_step else (pieces[t], weights)
-                state = cell.recur(gi_t, state, weights)
+                x_proj_t, weights = cell.projections(x[t], cell.folds_hidden_bias) if per_step else (pieces[t], weights)
+                state = cell.step(x_proj_t, state, weights)
             outputs.append(state[0] if self.has_cell_state else state)
         return stack(outputs[::-1] if reverse else outputs, axis=0), state
 

@@ -129,8 +129,11 @@ libraries, no build step. */
   // Go to step p of the timeline (-1: before the first).
   function go(p) {
     pos = Math.max(-1, Math.min(2 * N - 1, p));
+    const id = current();
+    if (id && NODES[id].step !== null) $("slider").value = NODES[id].step; // the header follows the step
+    showT();
     render();
-    if (current()) reveal(current());
+    if (id) reveal(id);
   }
 
   // Open a node's panel (and its time step on the slider and the chart).
@@ -140,6 +143,7 @@ libraries, no build step. */
     if (k !== null) $("slider").value = k;
     showT();
     render();
+    $("node").scrollIntoView({ block: "nearest" }); // the node's panel, below the step's, in view
   }
 
   // Scroll the drawing to centre a node's box, unless it is well inside the view already (so that steps
@@ -307,13 +311,16 @@ libraries, no build step. */
     let lo = Math.floor(Math.log10(Math.min(...norms, 1))), hi = Math.ceil(Math.log10(Math.max(...norms, 1e-300)));
     if (hi <= lo) hi = lo + 1;
     const x = (t) => L + ((t - t0) / (t1 - t0 || 1)) * (W - L - R);
-    const y = (v) => (v > 0 ? H - B - ((Math.log10(v) - lo) / (hi - lo)) * (H - T - B) : H - B); // 0 at the bottom
+    // A log scale cannot show 0: exact zeros (no gradient reached the step) get their own row, labelled 0.
+    const zeros = points.some((p) => !(Number(p[2]) > 0)), Z = zeros ? 12 : 0;
+    const y = (v) => (v > 0 ? H - B - Z - ((Math.log10(v) - lo) / (hi - lo)) * (H - T - B - Z) : H - B);
     Object.assign(plot, { top: T, bottom: H - B });
     const chart = h("svg", { width: W, height: H, role: "img", "aria-label": "gradient norm per time step" });
     for (let e = lo; e <= hi; e += Math.ceil((hi - lo) / 6)) {
       chart.append(h("line", { x1: L, x2: W - R, y1: y(10 ** e), y2: y(10 ** e), class: "grid" }));
       chart.append(h("text", { x: L - 4, y: y(10 ** e) + 3, class: "tick", "text-anchor": "end" }, `1e${e}`));
     }
+    if (zeros) chart.append(h("text", { x: L - 4, y: H - B + 3, class: "tick", "text-anchor": "end" }, "0"));
     for (let t = t0; t <= t1; t += Math.ceil((t1 - t0 + 1) / 10))
       chart.append(h("text", { x: x(t), y: H - B + 12, class: "tick", "text-anchor": "middle" }, String(t)));
     chart.append(h("text", { x: (L + W - R) / 2, y: H - 2, class: "axis", "text-anchor": "middle" }, "time step t"));
@@ -329,7 +336,7 @@ libraries, no build step. */
         chart.append(h("circle", { ...dot, ...data }, h("title", {}, tip)));
       }
     });
-    const legend = DATA.series.map((s) => h("span", { style: `color: ${COLOURS[s.key]}` }, "● " + s.label));
+    const legend = DATA.series.map((s) => h("span", { style: `color: ${COLOURS[s.key]}` }, (s.chain > 0 ? "●┄ " : "●— ") + s.label));
     box.append(h("h2", {}, "Gradient reaching each time step", legend), chart);
   }
 
@@ -392,6 +399,7 @@ libraries, no build step. */
     Home: () => go(0),
     End: () => go(2 * N - 1),
     b: () => go(N),
+    B: () => go(N),
     "+": () => setZoom(zoom * 1.25),
     "-": () => setZoom(zoom / 1.25),
     0: () => setZoom(fitZoom()),

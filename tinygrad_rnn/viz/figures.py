@@ -166,7 +166,7 @@ def chromium():
 
 
 def _op(page, name: str, step: str | None = None) -> str:
-    """The traced id of the op the page calls name ('f₂'; 'f·c' in step 't = 2')."""
+    """The traced id of the op the page calls name ('f₂'; 'f·C' in step 't = 2')."""
     nodes = page.data["nodes"]
     return next(
         nid for nid, n in nodes.items() if n["name"] == name and n["kind"] == "op" and step in (None, *n["scope"])
@@ -197,7 +197,7 @@ def explorer_backward(browser) -> bytes:
 
     def script(page) -> str:
         order = [s["node"] for s in page.data["backward"]]
-        return f"explorer.go({len(order) + order.index(_op(page, 'f·c', 't = 2'))})"
+        return f"explorer.go({len(order) + order.index(_op(page, 'f·C', 't = 2'))})"
 
     return _shot(browser, "lstm", 3, script)
 

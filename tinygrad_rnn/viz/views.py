@@ -169,7 +169,7 @@ def formula(g: Graph, nid: str, into: dict[str, list[Edge]], depth: int = 3) -> 
     """
     n = g.nodes[nid]
     if n.name:
-        return n.name
+        return article_name(n.name, n.scope)  # the LSTM's c and g are the article's C and C̃
     if n.kind != "op":
         if n.value is not None and n.value.values is not None and len(n.value.values) == 1:
             return f"{n.value.values[0]:g}"

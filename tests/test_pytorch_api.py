@@ -366,3 +366,133 @@ def test_module_zero_grad_as_pytorch():
     assert all(p.grad is not None and not p.grad.any() for p in layer.parameters())
     layer.zero_grad()
     assert all(p.grad is None for p in layer.parameters())
+
+
+# -- what a review as a PyTorch user found --------------------------------------------------------------
+
+
+def test_var_and_std_take_pytorchs_positional_arguments():
+    data = [[1.0, 2.0, 4.0], [0.0, 3.0, 3.0]]
+    x, tx = tg.Tensor(data, dtype=np.float64), torch.tensor(data, dtype=torch.float64)
+    same(x.var(1, False), tx.var(1, False))  # the second argument is unbiased, as in PyTorch
+    same(x.var(1, True, True), tx.var(1, True, True))
+    same(x.std(1, False, True), tx.std(1, False, True))
+
+
+def test_std_of_equal_values_has_a_zero_gradient():
+    b, tb = tg.Tensor(np.ones(3), requires_grad=True), torch.ones(3, dtype=torch.float64, requires_grad=True)
+    b.std().backward()
+    tb.std().backward()
+    same(b.grad, tb.grad)
+
+
+def test_clamp_with_tensor_bounds_and_integer_tensors():
+    x, tx = pair(4)
+    lo, tlo = pair(4, seed=3)
+    (x.clamp(min=lo) * 2).sum().backward()
+    (tx.clamp(min=tlo) * 2).sum().backward()
+    same(x.grad, tx.grad)
+    same(lo.grad, tlo.grad)
+    ints, tints = tg.Tensor(np.array([1, 2, 3])), torch.tensor([1, 2, 3])
+    same(ints.clamp(max=2.5), tints.clamp(max=2.5))
+    same(ints.clamp(min=1.5), tints.clamp(min=1.5))
+
+
+def test_and_or_are_bitwise_on_integers():
+    a, ta = tg.Tensor(np.array([6, 4])), torch.tensor([6, 4])
+    assert (a & tg.Tensor(np.array([3, 3]))).tolist() == (ta & torch.tensor([3, 3])).tolist()
+    assert (a | 1).tolist() == (ta | 1).tolist()
+    with pytest.raises(TypeError, match="&: needs bool or integer"):
+        tg.Tensor([1.0]) & tg.Tensor([1.0])
+
+
+def test_embedding_padding_idx_as_pytorch():
+    emb = tg.nn.Embedding(5, 2, 0)
+    assert emb.weight.data[0].tolist() == [0.0, 0.0]
+    emb(np.array([0, 1, 0])).sum().backward()
+    assert emb.weight.grad[0].tolist() == [0.0, 0.0] and emb.weight.grad[1].tolist() == [1.0, 1.0]
+    assert emb(np.array([2], np.uint8)).shape == (1, 2)  # uint8 token ids are ids
+
+
+def test_an_empty_dim_list_reduces_every_axis():
+    x, tx = pair(2, 3)
+    same(x.sum(dim=[]), tx.sum(dim=[]))
+    same(x.mean(dim=[]), tx.mean(dim=[]))
+
+
+def test_indexing_as_pytorch_reads_it():
+    x, tx = pair(3, 2)
+    same(x[([0, 1], [1, 0])], tx[([0, 1], [1, 0])])
+    with pytest.raises(TypeError, match="list of index lists is read two ways"):
+        x[[[0, 1], [1, 0]]]  # PyTorch: a tuple of indices (deprecated); numpy: one array of indices
+    with pytest.raises(TypeError, match="uint8 index is a mask in PyTorch"):
+        x[tg.Tensor(np.array([1, 0, 1], np.uint8))]
+
+
+def test_grad_runs_hooks_as_pytorch_does():
+    x, tx = pair(2)
+    x.register_hook(lambda g: g * 10)
+    tx.register_hook(lambda g: g * 10)
+    same(tg.grad((x * x).sum(), x)[0], torch.autograd.grad((tx * tx).sum(), tx)[0])
+    h, th = x * 3, tx * 3
+    handle = h.register_hook(lambda g: g * 10)
+    th.register_hook(lambda g: g * 10)
+    same(tg.grad((h * h).sum(), [h])[0], torch.autograd.grad((th * th).sum(), [th])[0])
+    handle.remove()
+    assert h._hooks is None
+
+
+def test_requires_grad_on_an_integer_tensor_is_refused_however_it_is_set():
+    i = tg.Tensor(np.array([1, 2]))
+    with pytest.raises(TypeError, match="only floating-point tensors can require gradients"):
+        i.requires_grad = True
+
+
+def test_dtypes_of_masked_fill_and_cat_as_pytorch():
+    ints, tints = tg.Tensor(np.array([1, 2])), torch.tensor([1, 2])
+    same(ints.masked_fill(ints.data == 1, 1.7), tints.masked_fill(tints == 1, 1.7))
+    f, tf = tg.Tensor(np.ones(2, np.float32)), torch.ones(2)
+    assert str(tg.cat([ints, f]).dtype) == str(torch.cat([tints, tf]).dtype).removeprefix("torch.")
+
+
+def test_numpy_of_a_tensor():
+    assert np.asarray(tg.Tensor([1.0, 2.0])).dtype == np.float32
+    with pytest.raises(TypeError, match="requires grad.*detach"):
+        np.asarray(tg.Tensor([1.0], requires_grad=True))
+
+
+def test_a_tied_weight_is_in_the_state_dict_under_both_names():
+    class Tied(tg.nn.Module):
+        def __init__(self):
+            self.emb = tg.nn.Embedding(5, 3)
+            self.out = tg.nn.Linear(3, 5)
+            self.out.weight = self.emb.weight
+
+    model = Tied()
+    assert list(model.state_dict()) == ["emb.weight", "out.weight", "out.bias"]
+    model.load_state_dict(model.state_dict())
+    assert [n for n, _ in model.named_parameters()] == ["emb.weight", "out.bias"]
+
+
+def test_backward_takes_pytorchs_arguments():
+    x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    (x * 3).backward(gradient=np.ones(2))
+    assert x.grad.tolist() == [3.0, 3.0]
+    with pytest.raises(tg.BackwardError, match="create_graph"):
+        (x * 3).backward(np.ones(2), True, True)  # PyTorch's third positional argument is create_graph
+    with pytest.raises(tg.BackwardError, match="inputs="):
+        (x * 3).sum().backward(inputs=[x])
+
+
+def test_module_conveniences():
+    layer = tg.nn.Linear(2, 2)
+    assert layer.to("cpu") is layer and layer.cpu() is layer and list(layer.children()) == []
+    layer.requires_grad_(False)
+    assert not any(p.requires_grad for p in layer.parameters())
+    assert layer.to(np.float64).weight.dtype == np.float64
+    with pytest.raises(TypeError, match="cuda"):
+        layer.to("cuda")
+    assert [n for n, _ in tg.nn.Sequential(layer).named_parameters(recurse=False)] == []
+    assert abs(tg.Tensor([-1.5])).tolist() == [1.5]
+    with pytest.raises(TypeError, match="elementwise max"):
+        tg.Tensor([1.0]).max(tg.Tensor([2.0]))

@@ -88,35 +88,51 @@ class TensorAPI:
 
     def abs(self):
         """|x| = x * sign(x): the gradient is sign(x), 0 at 0 (as in PyTorch)."""
+        if self.dtype == bool:
+            raise TypeError("abs: not defined for bool tensors (as in PyTorch); write x.long().abs()")
         return self * self._leaf(np.sign(self.data).astype(self.dtype))
 
+    __abs__ = abs
+
     def clamp(self, min=None, max=None):  # noqa: A002 (PyTorch's names)
-        """x limited to [min, max]; the gradient is 0 where x was clamped."""
+        """x limited to [min, max] (numbers or tensors, broadcast): the gradient goes to x where it is
+        inside, to the bound where it was clamped (as in PyTorch)."""
         if min is None and max is None:
             raise TypeError("clamp: give min=, max= or both")
-        lo = -np.inf if min is None else min
-        hi = np.inf if max is None else max
-        clipped = np.clip(self.data, lo, hi)
-        return self.where((self.data >= lo) & (self.data <= hi), self._leaf(clipped.astype(self.dtype)))
+        y = self
+        if min is not None:
+            y = y.where(~(y.data < getattr(min, "data", min)), min)
+        if max is not None:
+            y = y.where(~(y.data > getattr(max, "data", max)), max)
+        return y
 
     def masked_fill(self, mask, value):
-        """value where mask is True, x elsewhere (mask: bool, broadcast to x's shape)."""
+        """value where mask is True, x elsewhere (mask: bool, broadcast to x's shape); a number takes x's
+        dtype, as in PyTorch."""
         mask = np.asarray(getattr(mask, "data", mask))
         if mask.dtype != bool:
             raise TypeError(f"masked_fill: mask must be bool, got {mask.dtype} (write mask > 0 or mask.bool())")
+        if isinstance(value, int | float | np.number):
+            value = self._leaf(np.asarray(value).astype(self.dtype))
         return self.where(~mask, value)
 
-    def var(self, dim=None, keepdim: bool = False, *, correction: int = 1, unbiased=None, axis=None, keepdims=False):
-        """sum((x - mean)^2) / (N - correction): PyTorch's default is the unbiased estimate (correction=1)."""
-        if unbiased is not None:
-            correction = int(bool(unbiased))
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=False):
+        """sum((x - mean)^2) / (N - correction), PyTorch's arguments: correction 1 (unbiased) unless told."""
+        if unbiased is not None and correction is not None:
+            raise TypeError("var: give unbiased= or correction=, not both")
+        correction = int(bool(unbiased)) if unbiased is not None else (1 if correction is None else correction)
         dim, keepdim = self._axes("var", _dim(dim, axis)), keepdim or keepdims
         n = self.numel() if dim is None else int(np.prod([self.shape[a] for a in np.atleast_1d(dim)]))
         centred = self - self.mean(dim, keepdim=True)
-        return (centred * centred).sum(dim, keepdim) * (1.0 / max(n - correction, 0) if n > correction else np.nan)
+        with np.errstate(divide="ignore"):  # N <= correction: inf (or nan for a zero sum), as PyTorch
+            scale = np.float64(1.0) / max(n - correction, 0)
+        return (centred * centred).sum(dim, keepdim) * float(scale)
 
-    def std(self, dim=None, keepdim: bool = False, *, correction: int = 1, unbiased=None, axis=None, keepdims=False):
-        return self.var(dim, keepdim, correction=correction, unbiased=unbiased, axis=axis, keepdims=keepdims).sqrt()
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=False):
+        """sqrt(var); where the variance is 0 the gradient is 0 (the square root's slope there is infinite)."""
+        v = self.var(dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims)
+        positive = v.data > 0
+        return v.where(positive, 1.0).sqrt().where(positive, 0.0)
 
     def max(self, dim=None, keepdim: bool = False, *, axis=None, keepdims: bool = False):
         """The largest element; along a dim, (values, indices) as in PyTorch (amax gives values only).
@@ -130,6 +146,10 @@ class TensorAPI:
         dim = _dim(dim, axis)
         if dim is None:
             return self.amax() if op == "max" else self.amin()
+        if isinstance(dim, TensorAPI):
+            raise TypeError(
+                f"{op}: the second argument is a dim; for the elementwise {op}imum write tg.where(a > b, a, b)"
+            )
         if isinstance(dim, tuple | list):
             raise TypeError(f"{op}: takes one dim, as in PyTorch; for several write x.a{op}(dim=(0, 1))")
         dim = self._axes(op, dim)
@@ -192,11 +212,17 @@ class TensorAPI:
             raise TypeError(f"~: only bool tensors can be inverted, got {self.dtype}")
         return self._leaf(~self.data)
 
-    def __and__(self, other):
-        return self._compare(other, np.logical_and)
+    def __and__(self, other):  # bitwise on integers, logical on bools, as in PyTorch
+        return self._bitwise(other, np.bitwise_and, "&")
 
     def __or__(self, other):
-        return self._compare(other, np.logical_or)
+        return self._bitwise(other, np.bitwise_or, "|")
+
+    def _bitwise(self, other, fn, op: str):
+        a, b = self._with(other, op)
+        if a.dtype.kind == "f":
+            raise TypeError(f"{op}: needs bool or integer tensors, got {a.dtype}")
+        return self._leaf(fn(a.data, b.data))
 
     def bool(self):
         return self._leaf(self.data.astype(bool))
@@ -226,6 +252,14 @@ class TensorAPI:
 
     def __itruediv__(self, other):
         self._in_place("/=")
+
+    def __array__(self, dtype=None, copy=None):
+        """np.asarray(t): the array, for a tensor without gradient (numpy would drop the graph)."""
+        if self.requires_grad:
+            raise TypeError(
+                "numpy: this tensor requires grad, and numpy would drop its graph; write t.detach().numpy()"
+            )
+        return self.data if dtype is None else self.data.astype(dtype)
 
     def cpu(self):
         return self  # numpy arrays live in main memory
@@ -268,18 +302,21 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, create_graph=Fa
 def _gradients(outputs: list, seeds: list, inputs: list, retain_graph: bool) -> list:
     """dL/d(input) for each input (None if none reached it): a leaf's is what backprop leaves over, an
     intermediate tensor's is caught by a hook as it passes."""
-    from .tensor import _backprop, _dense, _key, topological_order
+    from .tensor import _backprop, _dense, _key, _run_hooks, topological_order
 
     grads: dict = {}
     for out, seed in zip(outputs, seeds, strict=True):
         grads[_key(out)] = out._seed(seed) + grads.get(_key(out), 0)
     caught: dict = {}
+    catchers = {id(t): (lambda g, t=t: caught.__setitem__(id(t), g.data)) for t in inputs if t._ctx is not None}
     made = [t for t in inputs if t._ctx is not None]
-    for t in made:
-        t.register_hook(lambda g, t=t: caught.__setitem__(id(t), g.data))
+    for t in made:  # last, after the tensor's own hooks, as torch.autograd.grad returns it
+        t._hooks = (t._hooks or ()) + (catchers[id(t)],)
     try:
         _backprop(topological_order(*outputs), grads, retain_graph)
     finally:
         for t in made:
-            t._hooks = t._hooks[:-1] or None
-    return [caught.get(id(t)) if t._ctx is not None else _dense(grads.get(t)) for t in inputs]
+            t._hooks = tuple(h for h in t._hooks if h is not catchers[id(t)]) or None
+    leaf = [_dense(grads.get(t)) if t._ctx is None else None for t in inputs]
+    leaf = [_run_hooks(t._hooks, g) if g is not None and t._hooks else g for t, g in zip(inputs, leaf, strict=True)]
+    return [caught.get(id(t)) if t._ctx is not None else g for t, g in zip(inputs, leaf, strict=True)]

@@ -29,7 +29,7 @@ class Tensor(TensorAPI):
     PyTorch's other names and composite ops (size, view, max(dim), where, ...) come from api.py.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "scope", "_cut", "_hooks", "__weakref__")
+    __slots__ = ("data", "grad", "_requires_grad", "name", "scope", "_cut", "_hooks", "__weakref__")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
     _ctx: ops.Function | None = None  # a leaf: no op made it
     _k = 0
@@ -41,38 +41,52 @@ class Tensor(TensorAPI):
                 f"Tensor: requires_grad=True needs a floating-point dtype, got {arr.dtype} "
                 f"(use dtype=np.float32, or .astype a float first)"
             )
-        self.data, self.grad, self.requires_grad = arr, None, bool(requires_grad)
+        self.data, self.grad, self._requires_grad = arr, None, bool(requires_grad)
         self.name, self.scope, self._cut, self._hooks = name, state.scope, None, None
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if value and self.data.dtype.kind != "f":
+            raise TypeError(f"requires_grad: only floating-point tensors can require gradients, got {self.dtype}")
+        self._requires_grad = bool(value)
 
     @staticmethod
     def _leaf(data: np.ndarray) -> Tensor:
         """A leaf around an array, without copying or checking it (an op's output with no graph)."""
         t = Tensor.__new__(Tensor)
-        t.data, t.grad, t.requires_grad, t.name, t.scope, t._cut = data, None, False, None, state.scope, None
+        t.data, t.grad, t._requires_grad, t.name, t.scope, t._cut = data, None, False, None, state.scope, None
         t._hooks = None
         return t
 
     # -- backward --------------------------------------------------------------------------------
 
-    def backward(self, grad=None, retain_graph: bool = False, retain_grads: bool = False, create_graph=False) -> None:
-        """Add d(self)/d(leaf) into `.grad` of every leaf that requires grad.
+    def backward(self, gradient=None, retain_graph=False, create_graph=False, inputs=None, *, retain_grads=False):
+        """Add d(self)/d(leaf) into `.grad` of every leaf that requires grad (PyTorch's arguments).
 
-        `grad` is dL/d(self); it may be omitted only for a one-element tensor (then it is 1).
+        `gradient` is dL/d(self); it may be omitted only for a one-element tensor (then it is 1).
         Saved arrays are released afterwards unless `retain_graph=True`; `retain_grads=True`
         also keeps the gradient of every intermediate tensor (its `.grad`).
         """
         _no_higher_order(create_graph)
-        grads = {_key(self): self._seed(grad)}  # dL/d(tensor), for every tensor reached so far
+        if inputs is not None:
+            raise BackwardError("backward: inputs= is not supported; tg.grad(loss, inputs) returns those gradients")
+        grads = {_key(self): self._seed(gradient)}  # dL/d(tensor), for every tensor reached so far
         _backprop(topological_order(self), grads, retain_graph, retain_grads)
         for leaf, dx in grads.items():  # every node has taken its own: what is left is the leaves'
             leaf._accumulate(_run_hooks(leaf._hooks, _dense(dx)) if leaf._hooks else dx)
 
-    def register_hook(self, hook) -> None:
+    def register_hook(self, hook) -> _Handle:
         """Call hook(grad) when backward computes this tensor's gradient (a tensor without gradient);
-        if it returns a tensor or an array, that replaces the gradient, as in PyTorch."""
+        if it returns a tensor or an array, that replaces the gradient, as in PyTorch. Returns a
+        handle whose remove() takes the hook off again."""
         if not self.requires_grad:
             raise BackwardError("register_hook: the tensor does not require grad, so no gradient will reach it")
         self._hooks = (self._hooks or ()) + (hook,)
+        return _Handle(self, hook)
 
     def retain_grad(self) -> None:
         """Keep this intermediate tensor's gradient in `.grad` after backward (a leaf keeps it anyway)."""
@@ -258,6 +272,11 @@ class Tensor(TensorAPI):
 
     def __getitem__(self, idx) -> Tensor:
         """x[idx] as numpy indexes; an index array is copied (backward reads it: it must not change)."""
+        if isinstance(idx, list) and any(isinstance(i, list | Tensor | np.ndarray) for i in idx):
+            raise TypeError(  # PyTorch reads it as a tuple of indices (deprecated), numpy as one array of indices
+                "getitem: a list of index lists is read two ways (PyTorch: x[tuple(seq)], numpy: x[array(seq)]); "
+                "write x[tuple(seq)] or x[np.array(seq)]"
+            )
         idx = tuple(map(_index, idx)) if isinstance(idx, tuple) else _index(idx)
         out = _apply(ops.GetItem, self, idx=idx)
         if out._ctx is None and self._cut is not None:  # for drawings only (see detach): the recurrent
@@ -382,8 +401,10 @@ class Tensor(TensorAPI):
         return self.reshape(self.shape[: dim % n] + (1,) + self.shape[dim % n :])
 
     def squeeze(self, dim=None, *, axis=None) -> Tensor:
-        """Drop axes of length 1 (all of them, or the given one, which must have length 1)."""
+        """Drop axes of length 1 (all of them, or the given ones; a given axis longer than 1 stays, as in PyTorch)."""
         dim = self._axes("squeeze", _dim(dim, axis))
+        if dim is not None:
+            dim = tuple(d for d in np.atleast_1d(dim) if self.shape[d] == 1)
         try:
             return self.reshape(np.squeeze(self.data, dim).shape)
         except ValueError as err:
@@ -430,7 +451,12 @@ class Tensor(TensorAPI):
     def _axes(self, op: str, axis):
         """The axis (or tuple of axes, or None: all) of a reduction, checked and counted from 0.
         A 0-d tensor takes axis 0 and -1, as in PyTorch (it has one element either way)."""
-        if axis is None or (self.ndim == 0 and axis in (0, -1, (0,), (-1,))):
+        if (
+            axis is None
+            or (self.ndim == 0 and axis in (0, -1, (0,), (-1,)))
+            or (isinstance(axis, tuple | list) and not axis)
+        ):
+            # (an empty list of axes reduces all of them, as in PyTorch)
             return None
         axes = tuple(self._axis(op, a) for a in (axis if isinstance(axis, tuple | list) else (axis,)))
         if len(set(axes)) < len(axes):
@@ -486,6 +512,16 @@ def _run_hooks(hooks: tuple, g: np.ndarray) -> np.ndarray:
                 raise BackwardError(f"a hook returned a gradient of shape {new.shape}, expected {g.shape}")
             g = new
     return g
+
+
+class _Handle:
+    """What register_hook returns: remove() takes the hook off the tensor, as PyTorch's handle does."""
+
+    def __init__(self, tensor: Tensor, hook) -> None:
+        self.tensor, self.hook = tensor, hook
+
+    def remove(self) -> None:
+        self.tensor._hooks = tuple(h for h in self.tensor._hooks or () if h is not self.hook) or None
 
 
 class _Result(Tensor):
@@ -622,7 +658,14 @@ def _is_int(n) -> bool:
 
 def _index(i):
     """One part of an index: a tensor or an array becomes an array of our own (a copy)."""
-    return np.array(i.data if isinstance(i, Tensor) else i) if isinstance(i, Tensor | np.ndarray | list) else i
+    if not isinstance(i, Tensor | np.ndarray | list):
+        return i
+    arr = np.array(i.data if isinstance(i, Tensor) else i)
+    if arr.dtype == np.uint8:
+        raise TypeError(
+            "getitem: a uint8 index is a mask in PyTorch and indices in numpy; write idx.bool() or idx.long()"
+        )
+    return arr
 
 
 def _key(t: Tensor):
@@ -693,14 +736,17 @@ def _check_finite(fn: ops.Function, arrays, where: str, inputs) -> None:
 
 
 def _tensors(op: str, tensors: Sequence[Tensor]) -> list[Tensor]:
-    """The list of tensors cat and stack join, checked."""
+    """The list of tensors cat and stack join, checked, integers among floats made floats (dtypes.py)."""
     tensors = list(tensors)
     if not tensors:
         raise OpError(f"{op}: needs at least one tensor")
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"{op}: expected Tensors, got {type(t).__name__} at position {i}; wrap it: tg.Tensor(x)")
-    return tensors
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = dtypes.promote(dtype, t.dtype)
+    return [t if t.dtype.kind == dtype.kind else Tensor._leaf(t.data.astype(dtype)) for t in tensors]
 
 
 def cat(tensors: Sequence[Tensor], dim: int | None = None, *, axis=None) -> Tensor:

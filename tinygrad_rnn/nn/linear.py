@@ -36,13 +36,18 @@ class Embedding(Module):
     """y = weight[indices]: one learned vector per token id; weight (num_embeddings, embedding_dim).
 
     A token repeated in a batch gets the sum of its gradients (getitem accumulates). weight starts
-    as N(0, 1), PyTorch's default.
+    as N(0, 1), PyTorch's default. padding_idx, as in PyTorch: that row starts at zeros and gets no gradient.
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, rng=None) -> None:
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, *, rng=None) -> None:
         sizes("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
+        if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
+            raise ValueError(f"Embedding: padding_idx {padding_idx} is out of range for {num_embeddings} embeddings")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.padding_idx = None if padding_idx is None else padding_idx % num_embeddings
         self.weight = Parameter(init.normal((num_embeddings, embedding_dim), 1.0, rng), name="weight")
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
 
     def forward(self, indices) -> Tensor:
         idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
@@ -53,7 +58,13 @@ class Embedding(Module):
                 f"embedding: index {int(idx.max() if idx.max() >= self.num_embeddings else idx.min())} "
                 f"is out of range for {self.num_embeddings} embeddings"
             )
-        return self.weight[idx]
+        out = self.weight[idx.astype(np.int64)]
+        if self.padding_idx is None:
+            return out
+        pad = (idx == self.padding_idx)[..., None]  # the padding row's values, with no gradient
+        return out.where(~pad, Tensor(self.weight.data[idx]))
 
     def extra_repr(self) -> str:
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        return f"{self.num_embeddings}, {self.embedding_dim}" + (
+            f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
+        )

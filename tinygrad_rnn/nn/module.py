@@ -99,9 +99,18 @@ class Module:
         """This module's own parameters (not its children's), by attribute name."""
         return ((name, v) for name, v in vars(self).items() if isinstance(v, Parameter))
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, parameter) for every parameter here and below, each once under its first name
-        (as in PyTorch: an optimizer must not step a shared parameter twice)."""
+        (as in PyTorch: an optimizer must not step a shared parameter twice). remove_duplicate=False lists
+        a shared one under every name, as state_dict does; recurse=False, this module's own only."""
+        if not recurse:
+            yield from ((f"{prefix}.{n}" if prefix else n, p) for n, p in self._own_parameters())
+            return
+        if not remove_duplicate:
+            yield from self._every_named_parameter(prefix, ())
+            return
         seen: set[int] = set()
         for path, module in self.named_modules(prefix):
             for name, p in module._own_parameters():
@@ -109,11 +118,40 @@ class Module:
                     seen.add(id(p))
                     yield (f"{path}.{name}" if path else name), p
 
-    def parameters(self) -> Iterator[Parameter]:
-        return (p for _, p in self.named_parameters())
+    def _every_named_parameter(self, prefix: str, above: tuple[int, ...]) -> Iterator[tuple[str, Parameter]]:
+        """Every parameter under every path (a module that refers back up the tree is not entered again)."""
+        for name, p in self._own_parameters():
+            yield (f"{prefix}.{name}" if prefix else name), p
+        path = (*above, id(self))
+        for name, child in self.named_children():
+            if id(child) not in path:
+                yield from child._every_named_parameter(f"{prefix}.{name}" if prefix else name, path)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        return (p for _, p in self.named_parameters(recurse=recurse))
 
     def modules(self) -> Iterator[Module]:
         return (m for _, m in self.named_modules())
+
+    def children(self) -> Iterator[Module]:
+        return (m for _, m in self.named_children())
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Switch gradient tracking of every parameter on or off (freezing a part of a model)."""
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
+
+    def cpu(self) -> Module:
+        return self  # numpy arrays live in main memory
+
+    def to(self, dtype_or_device) -> Module:
+        """model.to(np.float64) converts the parameters; model.to("cpu") is the model itself."""
+        if isinstance(dtype_or_device, str) and dtype_or_device.split(":")[0] in ("cpu", "cuda", "mps"):
+            if dtype_or_device != "cpu":
+                raise TypeError("to: tinygrad_rnn computes with numpy on the CPU; leave out .to('cuda')")
+            return self
+        return self.to_dtype(dtype_or_device)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget every parameter's gradient (set_to_none=False: set it to zeros), as in PyTorch."""
@@ -149,7 +187,8 @@ class Module:
 
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Copies of every parameter's values, by dotted name (a snapshot: training goes on unchanged)."""
-        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+        every = self.named_parameters(remove_duplicate=False)  # a tied weight under each of its names, as PyTorch
+        return OrderedDict((name, p.data.copy()) for name, p in every)
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> None:
         """Copy values into the parameters in place (optimizers keep working on the same arrays).
@@ -162,7 +201,7 @@ class Module:
                 f"load_state_dict: expected a mapping of names to arrays (e.g. from state_dict() or tg.load), "
                 f"got {type(state_dict).__name__}"
             )
-        own = dict(self.named_parameters())
+        own = dict(self.named_parameters(remove_duplicate=False))
         try:
             values = {k: np.asarray(v.data if isinstance(v, Tensor) else v) for k, v in state_dict.items()}
         except ValueError as err:  # ragged lists

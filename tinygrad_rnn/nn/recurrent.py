@@ -365,6 +365,10 @@ class _RecurrentLayer(Module):
             for name, p in cell._own_parameters():
                 yield name + self._suffix(k), p
 
+    def _every_named_parameter(self, prefix: str, above: tuple[int, ...]):
+        """The flat names only (the cells inside are how the layer is built, not names of its own)."""
+        return ((f"{prefix}.{name}" if prefix else name, p) for name, p in self._own_parameters())
+
     def __getattr__(self, name: str):
         """PyTorch's attribute names work too: lstm.weight_hh_l1 is lstm.cells[1].weight_hh (cells[2] when
         bidirectional, whose lstm.weight_hh_l1_reverse is cells[3].weight_hh)."""

@@ -302,21 +302,24 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, create_graph=Fa
 def _gradients(outputs: list, seeds: list, inputs: list, retain_graph: bool) -> list:
     """dL/d(input) for each input (None if none reached it): a leaf's is what backprop leaves over, an
     intermediate tensor's is caught by a hook as it passes."""
-    from .tensor import _backprop, _dense, _key, _run_hooks, topological_order
+    from .tensor import _backprop, _key, topological_order
 
     grads: dict = {}
     for out, seed in zip(outputs, seeds, strict=True):
         grads[_key(out)] = out._seed(seed) + grads.get(_key(out), 0)
-    caught: dict = {}
-    catchers = {id(t): (lambda g, t=t: caught.__setitem__(id(t), g.data)) for t in inputs if t._ctx is not None}
-    made = [t for t in inputs if t._ctx is not None]
-    for t in made:  # last, after the tensor's own hooks, as torch.autograd.grad returns it
-        t._hooks = (t._hooks or ()) + (catchers[id(t)],)
+    caught: dict = {}  # caught after the tensor's own hooks, as torch.autograd.grad returns it
+    handles = [t.register_hook(lambda g, t=t: caught.__setitem__(id(t), g.data)) for t in inputs if t._ctx is not None]
     try:
         _backprop(topological_order(*outputs), grads, retain_graph)
     finally:
-        for t in made:
-            t._hooks = tuple(h for h in t._hooks if h is not catchers[id(t)]) or None
-    leaf = [_dense(grads.get(t)) if t._ctx is None else None for t in inputs]
-    leaf = [_run_hooks(t._hooks, g) if g is not None and t._hooks else g for t, g in zip(inputs, leaf, strict=True)]
-    return [caught.get(id(t)) if t._ctx is not None else g for t, g in zip(inputs, leaf, strict=True)]
+        for handle in handles:
+            handle.remove()
+    return [caught.get(id(t)) if t._ctx is not None else _leaf_gradient(t, grads.get(t)) for t in inputs]
+
+
+def _leaf_gradient(t, g):
+    """What backprop left for a leaf, after the leaf's own hooks (as backward would accumulate it)."""
+    from .tensor import _dense, _run_hooks
+
+    g = _dense(g)
+    return _run_hooks(t._hooks, g) if g is not None and t._hooks else g

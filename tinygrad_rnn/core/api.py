@@ -273,9 +273,7 @@ class TensorAPI:
         """Switch gradient tracking of a leaf on or off, in place (returns self)."""
         if self._ctx is not None:
             raise TypeError("requires_grad_: only a leaf (a tensor you made) can change it; use .detach() to cut one")
-        if requires_grad and self.dtype.kind != "f":
-            raise TypeError(f"requires_grad_: needs a floating-point dtype, got {self.dtype}; use .float() first")
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = requires_grad  # (checked there: only floating-point tensors)
         return self
 
 

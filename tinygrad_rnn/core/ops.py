@@ -32,7 +32,8 @@ class Function:
 
     tensor.py records on it `parents` (per input: the leaf Tensor itself, or (node, k) for output k
     of the node that made it), `needs_input_grad`, the outputs' `scope` and `dtype`, and per output
-    its `shapes`, `names`, `grads` (with retain_grads) and `values` (inside tg.keep_values()). It
+    its `shapes`, `names`, `grads` (with retain_grads) and `values` (inside tg.keep_values()); and
+    what register_hook and retain_grad() ask of an output (`hooks`, `retained`). It
     never holds its output Tensors, nor its inputs' arrays unless backward needs them: a tensor
     nobody holds is freed during the forward pass, and a finished graph by reference counting alone.
     Backward drops the saved arrays (`saved = None`); the rest stays, for drawings.
@@ -47,6 +48,7 @@ class Function:
     grads: list[np.ndarray | None] | None = None
     values: tuple[np.ndarray, ...] | None = None
     hooks: list[tuple | None] | None = None  # per output: register_hook's functions
+    retained: frozenset[int] = frozenset()  # the outputs whose gradient retain_grad() keeps
     saved: tuple[np.ndarray, ...] | None = ()  # None once backward has released them
 
     @property

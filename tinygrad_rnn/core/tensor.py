@@ -35,13 +35,8 @@ class Tensor(TensorAPI):
     _k = 0
 
     def __init__(self, data, requires_grad: bool = False, name: str | None = None, dtype=None) -> None:
-        arr = dtypes.array(data.data if isinstance(data, Tensor) else data, dtype)  # a copy, dtype checked
-        if requires_grad and arr.dtype.kind != "f":
-            raise TypeError(
-                f"Tensor: requires_grad=True needs a floating-point dtype, got {arr.dtype} "
-                f"(use dtype=np.float32, or .astype a float first)"
-            )
-        self.data, self.grad, self._requires_grad = arr, None, bool(requires_grad)
+        self.data = dtypes.array(data.data if isinstance(data, Tensor) else data, dtype)  # a copy, dtype checked
+        self.grad, self.requires_grad = None, requires_grad
         self.name, self.scope, self._cut, self._hooks = name, state.scope, None, None
 
     @property
@@ -51,7 +46,10 @@ class Tensor(TensorAPI):
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
         if value and self.data.dtype.kind != "f":
-            raise TypeError(f"requires_grad: only floating-point tensors can require gradients, got {self.dtype}")
+            raise TypeError(
+                f"requires_grad=True needs a floating-point dtype, got {self.dtype}: only floating-point tensors "
+                "can require gradients (use dtype=np.float32, or .float() first)"
+            )
         self._requires_grad = bool(value)
 
     @staticmethod
@@ -91,7 +89,7 @@ class Tensor(TensorAPI):
     def retain_grad(self) -> None:
         """Keep this intermediate tensor's gradient in `.grad` after backward (a leaf keeps it anyway)."""
         if self._ctx is not None:
-            self.register_hook(_RETAIN)
+            self._ctx.retained = self._ctx.retained | {self._k}
 
     def _seed(self, grad) -> np.ndarray:
         """dL/d(self) to start backward from: `grad`, checked, or 1 for a one-element tensor."""
@@ -272,13 +270,7 @@ class Tensor(TensorAPI):
 
     def __getitem__(self, idx) -> Tensor:
         """x[idx] as numpy indexes; an index array is copied (backward reads it: it must not change)."""
-        if isinstance(idx, list) and any(isinstance(i, list | Tensor | np.ndarray) for i in idx):
-            raise TypeError(  # PyTorch reads it as a tuple of indices (deprecated), numpy as one array of indices
-                "getitem: a list of index lists is read two ways (PyTorch: x[tuple(seq)], numpy: x[array(seq)]); "
-                "write x[tuple(seq)] or x[np.array(seq)]"
-            )
-        idx = tuple(map(_index, idx)) if isinstance(idx, tuple) else _index(idx)
-        out = _apply(ops.GetItem, self, idx=idx)
+        out = _apply(ops.GetItem, self, idx=_index(idx))
         if out._ctx is None and self._cut is not None:  # for drawings only (see detach): the recurrent
             out._cut = self._cut  # layers slice their detached initial state, which was cut in the same place
         return out
@@ -494,18 +486,15 @@ def _arrived(node: ops.Function, grads: dict, retain_grads: bool) -> list:
         dys = [
             _run_hooks(hooks, dy) if hooks and dy is not None else dy for hooks, dy in zip(node.hooks, dys, strict=True)
         ]
-    if retain_grads or node.hooks:
-        _retain(node, dys, None if retain_grads else [bool(h) and _RETAIN in h for h in node.hooks])
+    if retain_grads or node.retained:  # kept after the hooks, as PyTorch's retain_grad
+        _retain(node, dys, None if retain_grads else node.retained)
     return dys
-
-
-_RETAIN = "retain_grad"  # the hook retain_grad() adds: keep the gradient on the node (see _retain)
 
 
 def _run_hooks(hooks: tuple, g: np.ndarray) -> np.ndarray:
     """A tensor's hooks, in order, on its gradient g: one that returns a tensor or an array replaces it."""
     for hook in hooks:
-        new = None if hook is _RETAIN else hook(Tensor._leaf(g))
+        new = hook(Tensor._leaf(g))
         if new is not None:
             new = np.asarray(new.data if isinstance(new, Tensor) else new)
             if new.shape != g.shape:
@@ -656,8 +645,18 @@ def _is_int(n) -> bool:
     return isinstance(n, int | np.integer) and not isinstance(n, bool)
 
 
-def _index(i):
-    """One part of an index: a tensor or an array becomes an array of our own (a copy)."""
+def _index(idx):
+    """An index as numpy takes it, each tensor or array in it an array of our own (a copy); the forms
+    PyTorch and numpy read differently are refused."""
+    if isinstance(idx, list) and any(isinstance(i, list | Tensor | np.ndarray) for i in idx):
+        raise TypeError(  # PyTorch reads it as a tuple of indices (deprecated), numpy as one array of indices
+            "getitem: a list of index lists is read two ways (PyTorch: x[tuple(seq)], numpy: x[array(seq)]); "
+            "write x[tuple(seq)] or x[np.array(seq)]"
+        )
+    return tuple(map(_index_part, idx)) if isinstance(idx, tuple) else _index_part(idx)
+
+
+def _index_part(i):
     if not isinstance(i, Tensor | np.ndarray | list):
         return i
     arr = np.array(i.data if isinstance(i, Tensor) else i)
@@ -701,13 +700,13 @@ def _dense(g):
     return g.dense() if isinstance(g, Lazy) else g
 
 
-def _retain(node: ops.Function, dys: list, which: list[bool] | None = None) -> None:
-    """Keep each output's gradient (or those `which` marks) on the node, its tensor's .grad, adding up
-    across backward calls."""
+def _retain(node: ops.Function, dys: list, which: frozenset[int] | None = None) -> None:
+    """Keep each output's gradient (or those of the outputs `which` names) on the node, its tensor's
+    .grad, adding up across backward calls."""
     if node.grads is None:
         node.grads = [None] * len(dys)
     for k, dy in enumerate(dys):
-        if dy is not None and (which is None or which[k]):
+        if dy is not None and (which is None or k in which):
             kept = node.grads[k]
             node.grads[k] = np.array(dy, dtype=node.dtype) if kept is None else kept + dy
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core import Tensor, topological_order
+from ..core.tensor import _dense  # a lazy gradient (speed/weight_grads.py) as an array
 from .dot import scope_label, to_dot
 from .draw import view
 from .examples import sequence_loss
@@ -209,11 +210,6 @@ def _numbers(g: Graph, order: list, max_elements: int) -> dict:
         "backward": backward,
         **_steps(g, steps),
     }
-
-
-def _dense(g):
-    """A gradient as an array: a lazy one (speed/weight_grads.py hands some on as factors) made dense."""
-    return g.dense() if hasattr(g, "dense") else g
 
 
 def _formula(g: Graph, nid: str, into: dict) -> str:

@@ -28,6 +28,16 @@ def _dim(dim, axis):
     return pick(dim, axis)
 
 
+class _Handle:
+    """What register_hook returns: remove() takes the hook off the tensor, as PyTorch's handle does."""
+
+    def __init__(self, tensor, hook) -> None:
+        self.tensor, self.hook = tensor, hook
+
+    def remove(self) -> None:
+        self.tensor._hooks = tuple(h for h in self.tensor._hooks or () if h is not self.hook) or None
+
+
 class TensorAPI:
     """PyTorch's other names and composite ops, for `Tensor`."""
 
@@ -268,6 +278,20 @@ class TensorAPI:
         raise TypeError("cuda: tinygrad_rnn computes with numpy on the CPU; leave out .cuda() / .to('cuda')")
 
     # -- autograd conveniences --------------------------------------------------------------------
+
+    def register_hook(self, hook) -> _Handle:
+        """Call hook(grad) when backward computes this tensor's gradient (a tensor without gradient);
+        if it returns a tensor or an array, that replaces the gradient, as in PyTorch. Backward runs
+        them (tensor.py's _run_hooks). Returns a handle whose remove() takes the hook off again."""
+        if not self.requires_grad:
+            raise BackwardError("register_hook: the tensor does not require grad, so no gradient will reach it")
+        self._hooks = (self._hooks or ()) + (hook,)
+        return _Handle(self, hook)
+
+    def retain_grad(self) -> None:
+        """Keep this intermediate tensor's gradient in `.grad` after backward (a leaf keeps it anyway)."""
+        if self._ctx is not None:
+            self._ctx.retained = self._ctx.retained | {self._k}
 
     def requires_grad_(self, requires_grad: bool = True):
         """Switch gradient tracking of a leaf on or off, in place (returns self)."""

@@ -77,20 +77,6 @@ class Tensor(TensorAPI):
         for leaf, dx in grads.items():  # every node has taken its own: what is left is the leaves'
             leaf._accumulate(_run_hooks(leaf._hooks, _dense(dx)) if leaf._hooks else dx)
 
-    def register_hook(self, hook) -> _Handle:
-        """Call hook(grad) when backward computes this tensor's gradient (a tensor without gradient);
-        if it returns a tensor or an array, that replaces the gradient, as in PyTorch. Returns a
-        handle whose remove() takes the hook off again."""
-        if not self.requires_grad:
-            raise BackwardError("register_hook: the tensor does not require grad, so no gradient will reach it")
-        self._hooks = (self._hooks or ()) + (hook,)
-        return _Handle(self, hook)
-
-    def retain_grad(self) -> None:
-        """Keep this intermediate tensor's gradient in `.grad` after backward (a leaf keeps it anyway)."""
-        if self._ctx is not None:
-            self._ctx.retained = self._ctx.retained | {self._k}
-
     def _seed(self, grad) -> np.ndarray:
         """dL/d(self) to start backward from: `grad`, checked, or 1 for a one-element tensor."""
         if not self.requires_grad:
@@ -501,16 +487,6 @@ def _run_hooks(hooks: tuple, g: np.ndarray) -> np.ndarray:
                 raise BackwardError(f"a hook returned a gradient of shape {new.shape}, expected {g.shape}")
             g = new
     return g
-
-
-class _Handle:
-    """What register_hook returns: remove() takes the hook off the tensor, as PyTorch's handle does."""
-
-    def __init__(self, tensor: Tensor, hook) -> None:
-        self.tensor, self.hook = tensor, hook
-
-    def remove(self) -> None:
-        self.tensor._hooks = tuple(h for h in self.tensor._hooks or () if h is not self.hook) or None
 
 
 class _Result(Tensor):
